@@ -1,0 +1,228 @@
+// Package plugins is the contract between the memscope harness and its
+// plugins: model backends and tasks, each a hashicorp/go-plugin subprocess
+// spoken to over gRPC. The harness and the plugins see only the plain Go
+// types and interfaces in this file; the protobuf types stay inside the
+// package.
+//
+// The backend side follows lm-evaluation-harness's LM interface: every call
+// takes a whole list of requests plus the intervention to apply, and returns
+// one result per request, in order. Tasks describe themselves, produce
+// requests from their data, and score the responses.
+package plugins
+
+import (
+	"context"
+
+	"github.com/memscope/memscope/backends/intervention"
+)
+
+// Progress is called as a long call advances: done of total items finished.
+// It may be nil.
+type Progress func(done, total int)
+
+// ---------------------------------------------------------------- backends
+
+// Backend runs a model. One backend process serves one loaded model at a time.
+type Backend interface {
+	// Capabilities says what the backend supports; Model is set once a
+	// model is loaded.
+	Capabilities(ctx context.Context) (Capabilities, error)
+	// Load opens a Hugging Face model folder (config.json, safetensors,
+	// tokenizer) and makes it the current model.
+	Load(ctx context.Context, req LoadRequest) (ModelInfo, error)
+	// Loglikelihood scores continuations given contexts (lm-eval's
+	// loglikelihood, with its _encode_pair rules).
+	Loglikelihood(ctx context.Context, iv intervention.Intervention, reqs []LoglikelihoodRequest, progress Progress) ([]LoglikelihoodResult, error)
+	// LoglikelihoodRolling gives per-token log-probabilities of whole texts
+	// or token sequences (lm-eval's loglikelihood_rolling).
+	LoglikelihoodRolling(ctx context.Context, iv intervention.Intervention, reqs []RollingRequest, progress Progress) ([]RollingResult, error)
+	// GenerateTokens continues token prefixes greedily.
+	GenerateTokens(ctx context.Context, iv intervention.Intervention, reqs []GenerateRequest, progress Progress) ([]GenerateResult, error)
+}
+
+// Capabilities describes a backend and, once loaded, its model.
+type Capabilities struct {
+	Name              string              // "cpu"
+	Version           string              // the backend's own version
+	Architectures     []string            // HF architectures: "GPTNeoXForCausalLM", "GPTNeoForCausalLM"
+	DTypes            []string            // compute dtypes it accepts in Load: "float32"
+	InterventionKinds []intervention.Kind // kinds it can apply
+	Model             *ModelInfo          // nil until a model is loaded
+}
+
+// LoadRequest names the model folder and how to run it.
+type LoadRequest struct {
+	ModelDir  string // HF folder: config.json + model.safetensors (or shards) + tokenizer
+	DType     string // compute dtype; "" means the backend's default ("float32")
+	Threads   int    // compute threads; 0 means all cores
+	BatchSize int    // sequences per forward pass; 0 means the backend's default
+}
+
+// ModelInfo describes the loaded model.
+type ModelInfo struct {
+	Architecture string // HF architecture, e.g. "GPTNeoXForCausalLM"
+	ModelType    string // config.json model_type: "gpt_neox" or "gpt_neo"
+	NumLayers    int
+	HiddenSize   int
+	VocabSize    int
+	MaxPositions int    // longest sequence the model takes
+	EOTTokenID   int32  // end-of-text id, the prefix of an empty context
+	DType        string // compute dtype in use
+	Parameters   int64
+}
+
+// LoglikelihoodRequest is lm-eval's (context, continuation) pair. The
+// backend tokenizes: trailing spaces of the context move to the
+// continuation; the continuation's ids are ids(context+continuation) minus
+// the first len(ids(context)); an empty context is conditioned on the
+// end-of-text token.
+type LoglikelihoodRequest struct {
+	Context      string
+	Continuation string
+}
+
+// LoglikelihoodResult is the log-probability of the continuation.
+type LoglikelihoodResult struct {
+	LogLikelihood      float64 // sum of the continuation tokens' log-probs (nats)
+	IsGreedy           bool    // every continuation token is the argmax
+	ContextTokens      int
+	ContinuationTokens int
+}
+
+// RollingRequest scores a whole sequence, given as text or as ids (exactly
+// one of them). The first ContextLen tokens only condition and are not
+// scored; with ContextLen 0 every token is scored and the first is
+// conditioned on the end-of-text token, as lm-eval's
+// loglikelihood_rolling does. Sequences longer than the model's window are
+// scored in lm-eval's rolling windows.
+type RollingRequest struct {
+	Text       string
+	IDs        []int32
+	ContextLen int
+}
+
+// RollingResult holds one entry per scored token, in order.
+type RollingResult struct {
+	LogLikelihood float64   // sum of LogProbs
+	LogProbs      []float32 // log-prob of each scored token given its prefix
+	Entropies     []float32 // entropy (nats) of the next-token distribution that predicted each scored token
+	Greedy        []bool    // whether each scored token was the argmax
+}
+
+// GenerateRequest asks for NewTokens greedy tokens after Prefix (argmax ties
+// go to the lowest id).
+type GenerateRequest struct {
+	Prefix    []int32
+	NewTokens int
+}
+
+// GenerateResult holds the generated ids and, for each step, the entropy
+// (nats) of the distribution the token was taken from.
+type GenerateResult struct {
+	IDs       []int32
+	Entropies []float32
+}
+
+// ------------------------------------------------------------------- tasks
+
+// Task turns a dataset into backend requests and scores the responses.
+// Requests and Score must be deterministic given the same options, so a
+// task keeps no state between calls.
+type Task interface {
+	Describe(ctx context.Context) (TaskInfo, error)
+	Requests(ctx context.Context, opts TaskOptions) ([]Request, error)
+	Score(ctx context.Context, opts TaskOptions, reqs []Request, resps []Response) (Scores, error)
+}
+
+// Output types of tasks (lm-eval's names where they exist).
+const (
+	OutputLoglikelihood        = "loglikelihood"
+	OutputMultipleChoice       = "multiple_choice"
+	OutputLoglikelihoodRolling = "loglikelihood_rolling"
+	OutputGenerateTokens       = "generate_tokens"
+)
+
+// Task categories, for the paper's language-vs-reasoning comparison.
+const (
+	CategoryLanguage  = "language"
+	CategoryReasoning = "reasoning"
+)
+
+// TaskInfo is what Describe returns.
+type TaskInfo struct {
+	Name        string // e.g. "piqa"; also the plugin's name on the command line
+	Version     string // bumped whenever requests or scoring change
+	OutputType  string // one of the Output* constants
+	Category    string // CategoryLanguage or CategoryReasoning
+	Metrics     []MetricInfo
+	DataFiles   []string // data the task reads by default (embedded copies say "embedded:…")
+	Options     []OptionInfo
+	Description string
+}
+
+// MetricInfo describes one metric a task reports.
+type MetricInfo struct {
+	Name           string // "acc", "acc_norm", "perplexity", "exact_match", …
+	HigherIsBetter bool
+	PerDoc         bool // also reported per document in the docs table
+}
+
+// OptionInfo documents a task option settable with --task-opt TASK.KEY=VALUE.
+type OptionInfo struct {
+	Name    string
+	Default string
+	Help    string
+}
+
+// TaskOptions selects the data and documents of a task.
+type TaskOptions struct {
+	Limit   int        // at most this many documents (0: all), after DocRanges
+	Docs    []DocRange // document index ranges to keep (none: all)
+	Seed    int64
+	Options map[string]string // task-specific options ("data", "prefix_len", …)
+}
+
+// DocRange is an inclusive range of document indices.
+type DocRange struct{ First, Last int }
+
+// Request is one backend call of a task. Exactly one of the three request
+// pointers is set.
+type Request struct {
+	DocIndex      int // index of the document in the task's data
+	Index         int // index of this request within its document (choice number)
+	Loglikelihood *LoglikelihoodRequest
+	Rolling       *RollingRequest
+	Generate      *GenerateRequest
+}
+
+// Response answers a Request; the field matching the request's kind is set.
+type Response struct {
+	Loglikelihood *LoglikelihoodResult
+	Rolling       *RollingResult
+	Generate      *GenerateResult
+}
+
+// Scores is a task's verdict on one (model, intervention) cell.
+type Scores struct {
+	Docs    []DocScore
+	Metrics []MetricValue
+}
+
+// DocScore is one document's (or memorized sample's) outcome.
+type DocScore struct {
+	DocIndex             int
+	Gold                 int       // gold choice; -1 where the task has none
+	Prediction           int       // predicted choice; -1 where the task has none
+	ChoiceLogLikelihoods []float64 // one per choice (multiple choice); nil otherwise
+	Metrics              map[string]float64
+}
+
+// MetricValue is an aggregate metric with its standard error (NaN when
+// undefined, e.g. n ≤ 1).
+type MetricValue struct {
+	Name           string
+	Value          float64
+	Stderr         float64
+	N              int
+	HigherIsBetter bool
+}
