@@ -142,10 +142,12 @@ const (
 	OutputGenerateTokens       = "generate_tokens"
 )
 
-// Task categories, for the paper's language-vs-reasoning comparison.
+// Task categories, for the paper's language-vs-reasoning comparison;
+// memorization tasks are the other axis of the paper's figures.
 const (
-	CategoryLanguage  = "language"
-	CategoryReasoning = "reasoning"
+	CategoryLanguage     = "language"
+	CategoryReasoning    = "reasoning"
+	CategoryMemorization = "memorization"
 )
 
 // TaskInfo is what Describe returns.
