@@ -1,0 +1,392 @@
+// Package lm turns a compute engine and a tokenizer into a memscope
+// backend (plugins.Backend) with lm-evaluation-harness semantics:
+// _encode_pair tokenization, left truncation to the model's window,
+// rolling windows for long texts, batches sorted by length, and greedy
+// generation. Every compute backend (cpu, cuda) serves one of these.
+package lm
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/memscope/memscope/backends/engine"
+	"github.com/memscope/memscope/backends/intervention"
+	"github.com/memscope/memscope/plugins"
+)
+
+// DefaultBatchSize is the number of sequences per forward pass when the
+// load request names none.
+const DefaultBatchSize = 16
+
+// maxBatchTokens bounds the padded tokens of one batch so long sequences
+// come in smaller batches (activations stay within a few hundred MB).
+const maxBatchTokens = 16384
+
+// EngineLoader opens a model folder with a compute engine.
+type EngineLoader func(ctx context.Context, req plugins.LoadRequest) (engine.Engine, error)
+
+// TokenizerLoader opens the tokenizer stored in a model folder.
+type TokenizerLoader func(modelDir string) (Tokenizer, error)
+
+// Config describes a backend built on this package.
+type Config struct {
+	Name          string // "cpu"
+	Version       string
+	Architectures []string
+	DTypes        []string
+	LoadEngine    EngineLoader
+	LoadTokenizer TokenizerLoader
+}
+
+// Backend implements plugins.Backend for one loaded model at a time.
+type Backend struct {
+	cfg Config
+
+	mu        sync.Mutex // one call at a time: the engine uses every core
+	eng       engine.Engine
+	tok       Tokenizer
+	tokErr    error // why there is no tokenizer, if there is none
+	info      plugins.ModelInfo
+	batchSize int
+}
+
+var _ plugins.Backend = (*Backend)(nil)
+
+// New returns a backend with no model loaded.
+func New(cfg Config) *Backend { return &Backend{cfg: cfg} }
+
+// eotTokenizer is implemented by tokenizers that know their end-of-text id.
+type eotTokenizer interface {
+	EOTTokenID() (int32, bool)
+}
+
+// Capabilities implements plugins.Backend.
+func (b *Backend) Capabilities(context.Context) (plugins.Capabilities, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	caps := plugins.Capabilities{
+		Name:              b.cfg.Name,
+		Version:           b.cfg.Version,
+		Architectures:     b.cfg.Architectures,
+		DTypes:            b.cfg.DTypes,
+		InterventionKinds: []intervention.Kind{intervention.AttnShortCircuit, intervention.AttnZero},
+	}
+	if b.eng != nil {
+		info := b.info
+		caps.Model = &info
+	}
+	return caps, nil
+}
+
+// Load implements plugins.Backend. The tokenizer is optional: token-id
+// requests work without one; text requests then fail with a clear error.
+func (b *Backend) Load(ctx context.Context, req plugins.LoadRequest) (plugins.ModelInfo, error) {
+	if req.DType != "" && !slices.Contains(b.cfg.DTypes, req.DType) {
+		return plugins.ModelInfo{}, fmt.Errorf("backend %s computes in %v, not %q", b.cfg.Name, b.cfg.DTypes, req.DType)
+	}
+	eng, err := b.cfg.LoadEngine(ctx, req)
+	if err != nil {
+		return plugins.ModelInfo{}, err
+	}
+	tok, tokErr := b.cfg.LoadTokenizer(req.ModelDir)
+	cfg := eng.Config()
+	eot := int32(cfg.EOSTokenID)
+	if et, ok := tok.(eotTokenizer); ok && tokErr == nil {
+		if id, ok := et.EOTTokenID(); ok {
+			eot = id
+		}
+	}
+	dtype := req.DType
+	if dtype == "" {
+		dtype = b.cfg.DTypes[0]
+	}
+	info := plugins.ModelInfo{
+		Architecture: cfg.Architecture,
+		ModelType:    cfg.ModelType,
+		NumLayers:    cfg.NumLayers,
+		HiddenSize:   cfg.HiddenSize,
+		VocabSize:    cfg.VocabSize,
+		MaxPositions: cfg.MaxPositions,
+		EOTTokenID:   eot,
+		DType:        dtype,
+	}
+	if p, ok := eng.(interface{ Parameters() int64 }); ok {
+		info.Parameters = p.Parameters()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.eng != nil {
+		b.eng.Close()
+	}
+	b.eng, b.info = eng, info
+	b.tok, b.tokErr = tok, tokErr
+	if tokErr != nil {
+		b.tok = nil
+	}
+	b.batchSize = req.BatchSize
+	if b.batchSize <= 0 {
+		b.batchSize = DefaultBatchSize
+	}
+	return info, nil
+}
+
+// Close releases the loaded model.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.eng == nil {
+		return nil
+	}
+	err := b.eng.Close()
+	b.eng = nil
+	return err
+}
+
+// ready checks that a model is loaded and the intervention fits it.
+func (b *Backend) ready(iv intervention.Intervention) error {
+	if b.eng == nil {
+		return errors.New("no model loaded: call Load first")
+	}
+	return iv.Validate(b.info.NumLayers)
+}
+
+func (b *Backend) tokenizer() (Tokenizer, error) {
+	if b.tok == nil {
+		return nil, fmt.Errorf("this model has no usable tokenizer (%v); text requests need tokenizer.json or vocab.json + merges.txt in the model folder", b.tokErr)
+	}
+	return b.tok, nil
+}
+
+// Loglikelihood implements plugins.Backend.
+func (b *Backend) Loglikelihood(ctx context.Context, iv intervention.Intervention, reqs []plugins.LoglikelihoodRequest, progress plugins.Progress) ([]plugins.LoglikelihoodResult, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.ready(iv); err != nil {
+		return nil, err
+	}
+	tok, err := b.tokenizer()
+	if err != nil {
+		return nil, err
+	}
+	maxLen := b.info.MaxPositions
+	seqs := make([]engine.Sequence, len(reqs))
+	out := make([]plugins.LoglikelihoodResult, len(reqs))
+	for i, r := range reqs {
+		p := encodePair(tok, b.info.EOTTokenID, r.Context, r.Continuation)
+		if len(p.continuation) > maxLen {
+			return nil, fmt.Errorf("request %d: continuation of %d tokens does not fit the model's %d-token window", i, len(p.continuation), maxLen)
+		}
+		seqs[i] = pairSequence(p, maxLen)
+		out[i].ContextTokens = len(p.context)
+		out[i].ContinuationTokens = len(p.continuation)
+	}
+	scores, err := b.scoreAll(ctx, iv, seqs, identityOwners(len(seqs)), len(reqs), progress)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range scores {
+		out[i].LogLikelihood = sum64(s.LogProbs)
+		out[i].IsGreedy = !slices.Contains(s.Greedy, false)
+	}
+	return out, nil
+}
+
+// LoglikelihoodRolling implements plugins.Backend.
+func (b *Backend) LoglikelihoodRolling(ctx context.Context, iv intervention.Intervention, reqs []plugins.RollingRequest, progress plugins.Progress) ([]plugins.RollingResult, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.ready(iv); err != nil {
+		return nil, err
+	}
+	var seqs []engine.Sequence
+	var owners []int
+	for i, r := range reqs {
+		ids, from, err := b.rollingIDs(i, r)
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range rollingWindows(ids, from, b.info.MaxPositions) {
+			seqs = append(seqs, w)
+			owners = append(owners, i)
+		}
+	}
+	scores, err := b.scoreAll(ctx, iv, seqs, owners, len(reqs), progress)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]plugins.RollingResult, len(reqs))
+	for k, s := range scores {
+		r := &out[owners[k]]
+		r.LogProbs = append(r.LogProbs, s.LogProbs...)
+		r.Entropies = append(r.Entropies, s.Entropies...)
+		r.Greedy = append(r.Greedy, s.Greedy...)
+	}
+	for i := range out {
+		out[i].LogLikelihood = sum64(out[i].LogProbs)
+	}
+	return out, nil
+}
+
+// rollingIDs returns the token sequence of a rolling request and the index
+// of its first scored token.
+func (b *Backend) rollingIDs(i int, r plugins.RollingRequest) ([]int32, int, error) {
+	ids := r.IDs
+	if len(ids) == 0 && r.Text != "" {
+		tok, err := b.tokenizer()
+		if err != nil {
+			return nil, 0, err
+		}
+		ids = tok.Encode(r.Text)
+	} else if r.Text != "" {
+		return nil, 0, fmt.Errorf("rolling request %d: give text or ids, not both", i)
+	}
+	if err := b.checkIDs(ids, fmt.Sprintf("rolling request %d", i)); err != nil {
+		return nil, 0, err
+	}
+	if r.ContextLen < 0 || r.ContextLen > len(ids) {
+		return nil, 0, fmt.Errorf("rolling request %d: context length %d outside the %d tokens", i, r.ContextLen, len(ids))
+	}
+	if r.ContextLen == 0 {
+		return append([]int32{b.info.EOTTokenID}, ids...), 1, nil
+	}
+	return ids, r.ContextLen, nil
+}
+
+// GenerateTokens implements plugins.Backend.
+func (b *Backend) GenerateTokens(ctx context.Context, iv intervention.Intervention, reqs []plugins.GenerateRequest, progress plugins.Progress) ([]plugins.GenerateResult, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.ready(iv); err != nil {
+		return nil, err
+	}
+	for i, r := range reqs {
+		what := fmt.Sprintf("generate request %d", i)
+		if len(r.Prefix) == 0 {
+			return nil, fmt.Errorf("%s: empty prefix", what)
+		}
+		if r.NewTokens < 0 {
+			return nil, fmt.Errorf("%s: negative number of new tokens", what)
+		}
+		if n := len(r.Prefix) + r.NewTokens; n > b.info.MaxPositions {
+			return nil, fmt.Errorf("%s: prefix of %d plus %d new tokens exceeds the model's %d positions", what, len(r.Prefix), r.NewTokens, b.info.MaxPositions)
+		}
+		if err := b.checkIDs(r.Prefix, what); err != nil {
+			return nil, err
+		}
+	}
+	// Batch requests with equal prefix length and count together, in
+	// input order within a group.
+	order := make([]int, len(reqs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(x, y int) int {
+		return cmp.Or(cmp.Compare(len(reqs[y].Prefix), len(reqs[x].Prefix)), cmp.Compare(reqs[x].NewTokens, reqs[y].NewTokens))
+	})
+	out := make([]plugins.GenerateResult, len(reqs))
+	done := 0
+	for start := 0; start < len(order); {
+		first := reqs[order[start]]
+		end := start + 1
+		for end < len(order) && end-start < b.batchSize &&
+			len(reqs[order[end]].Prefix) == len(first.Prefix) && reqs[order[end]].NewTokens == first.NewTokens {
+			end++
+		}
+		prefixes := make([][]int32, end-start)
+		for k := range prefixes {
+			prefixes[k] = reqs[order[start+k]].Prefix
+		}
+		gens, err := b.eng.Generate(ctx, prefixes, first.NewTokens, iv)
+		if err != nil {
+			return nil, err
+		}
+		for k, g := range gens {
+			out[order[start+k]] = plugins.GenerateResult{IDs: g.IDs, Entropies: g.Entropies}
+		}
+		done += end - start
+		if progress != nil {
+			progress(done, len(reqs))
+		}
+		start = end
+	}
+	return out, nil
+}
+
+func (b *Backend) checkIDs(ids []int32, what string) error {
+	for p, id := range ids {
+		if id < 0 || int(id) >= b.info.VocabSize {
+			return fmt.Errorf("%s: token id %d at position %d is outside the model's vocabulary (0-%d); were these ids made with this model's tokenizer?", what, id, p, b.info.VocabSize-1)
+		}
+	}
+	return nil
+}
+
+// scoreAll scores sequences in batches of similar length, longest first
+// (as lm-eval does: the first batch shows whether memory suffices, and the
+// ETA is pessimistic). owners maps each sequence to its request; progress
+// counts requests whose sequences are all done.
+func (b *Backend) scoreAll(ctx context.Context, iv intervention.Intervention, seqs []engine.Sequence, owners []int, nReqs int, progress plugins.Progress) ([]engine.TokenScores, error) {
+	remaining := make([]int, nReqs)
+	for _, o := range owners {
+		remaining[o]++
+	}
+	done := 0
+	for _, r := range remaining {
+		if r == 0 {
+			done++ // nothing to score (e.g. empty text)
+		}
+	}
+	order := make([]int, len(seqs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(len(seqs[y].Tokens), len(seqs[x].Tokens)) })
+	out := make([]engine.TokenScores, len(seqs))
+	for start := 0; start < len(order); {
+		longest := len(seqs[order[start]].Tokens)
+		end := start + 1
+		for end < len(order) && end-start < b.batchSize && (end-start+1)*longest <= maxBatchTokens {
+			end++
+		}
+		batch := make([]engine.Sequence, end-start)
+		for k := range batch {
+			batch[k] = seqs[order[start+k]]
+		}
+		scores, err := b.eng.Score(ctx, batch, iv)
+		if err != nil {
+			return nil, err
+		}
+		for k, s := range scores {
+			i := order[start+k]
+			out[i] = s
+			if remaining[owners[i]]--; remaining[owners[i]] == 0 {
+				done++
+			}
+		}
+		if progress != nil {
+			progress(done, nReqs)
+		}
+		start = end
+	}
+	return out, nil
+}
+
+func identityOwners(n int) []int {
+	o := make([]int, n)
+	for i := range o {
+		o[i] = i
+	}
+	return o
+}
+
+func sum64(xs []float32) float64 {
+	var s float64
+	for _, x := range xs {
+		s += float64(x)
+	}
+	return s
+}
