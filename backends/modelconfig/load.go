@@ -323,6 +323,11 @@ func (f *fields) fail(key, want string) {
 }
 
 func (f *fields) number(key string) (json.Number, bool) {
+	// json.Number also accepts a quoted numeral; config values must be
+	// JSON numbers.
+	if r := bytes.TrimSpace(f.raw[key]); len(r) == 0 || r[0] == '"' {
+		return "", false
+	}
 	var n json.Number
 	dec := json.NewDecoder(bytes.NewReader(f.raw[key]))
 	dec.UseNumber()
