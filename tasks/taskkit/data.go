@@ -1,0 +1,204 @@
+package taskkit
+
+import (
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+)
+
+// Source is one data file: an embedded default or a file the user named.
+type Source struct {
+	Name     string // how errors name it: the path, or "embedded:…"
+	Embedded bool
+	open     func() (io.ReadCloser, error)
+}
+
+// FileSource is a file on disk.
+func FileSource(path string) Source {
+	return Source{Name: path, open: func() (io.ReadCloser, error) { return os.Open(path) }}
+}
+
+// EmbeddedSource is a file in an embedded filesystem, named label in errors.
+func EmbeddedSource(fsys fs.FS, path, label string) Source {
+	return Source{Name: "embedded:" + label, Embedded: true, open: func() (io.ReadCloser, error) { return fsys.Open(path) }}
+}
+
+// Open opens the source, transparently decompressing bzip2 and gzip (told
+// apart by their magic bytes, so a user may pass the file packed or not).
+func (s Source) Open() (io.ReadCloser, error) {
+	if s.open == nil {
+		return nil, fmt.Errorf("%s: no data source", s.Name)
+	}
+	f, err := s.open()
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: file not found", s.Name)
+		}
+		return nil, fmt.Errorf("open %s: %w", s.Name, err)
+	}
+	br := bufio.NewReaderSize(f, 1<<16)
+	magic, _ := br.Peek(3)
+	switch {
+	case bytes.HasPrefix(magic, []byte("BZh")):
+		return readCloser{bzip2.NewReader(br), f}, nil
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%s: bad gzip data: %w", s.Name, err)
+		}
+		return readCloser{zr, f}, nil
+	}
+	return readCloser{br, f}, nil
+}
+
+type readCloser struct {
+	io.Reader
+	c io.Closer
+}
+
+func (r readCloser) Close() error { return r.c.Close() }
+
+// ReadAll returns the whole (decompressed) content of the source.
+func (s Source) ReadAll() ([]byte, error) {
+	rc, err := s.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", s.Name, err)
+	}
+	return b, nil
+}
+
+// EachLine calls fn with every line of the source (1-based line numbers,
+// without the line ending; a final line without a newline counts). An error
+// from fn stops the loop and is returned prefixed with "NAME:LINE: ".
+func (s Source) EachLine(fn func(line int, text []byte) error) error {
+	rc, err := s.Open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 1<<16)
+	for n := 1; ; n++ {
+		text, rerr := br.ReadBytes('\n')
+		if rerr != nil && rerr != io.EOF {
+			return fmt.Errorf("read %s: %w", s.Name, rerr)
+		}
+		if len(text) == 0 && rerr == io.EOF {
+			return nil
+		}
+		text = bytes.TrimSuffix(text, []byte("\n"))
+		text = bytes.TrimSuffix(text, []byte("\r"))
+		if err := fn(n, text); err != nil {
+			return fmt.Errorf("%s:%d: %w", s.Name, n, err)
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+	}
+}
+
+// JSONObject is one parsed JSON-lines record.
+type JSONObject map[string]json.RawMessage
+
+// EachJSONLine parses every non-blank line of the source as a JSON object.
+// Errors name the file and line.
+func (s Source) EachJSONLine(fn func(line int, obj JSONObject) error) error {
+	return s.EachLine(func(line int, text []byte) error {
+		if len(bytes.TrimSpace(text)) == 0 {
+			return nil
+		}
+		var obj JSONObject
+		if err := json.Unmarshal(text, &obj); err != nil {
+			return fmt.Errorf("bad JSON line (want one JSON object per line): %v", err)
+		}
+		if obj == nil {
+			return errors.New("bad JSON line: want a JSON object, got null")
+		}
+		return fn(line, obj)
+	})
+}
+
+// String returns a required string field.
+func (o JSONObject) String(key string) (string, error) {
+	raw, ok := o[key]
+	if !ok {
+		return "", fmt.Errorf("missing field %q", key)
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", fmt.Errorf("field %q: want a string, got %s", key, abbreviate(raw))
+	}
+	return s, nil
+}
+
+// Strings returns a required array-of-strings field.
+func (o JSONObject) Strings(key string) ([]string, error) {
+	raw, ok := o[key]
+	if !ok {
+		return nil, fmt.Errorf("missing field %q", key)
+	}
+	var s []string
+	if err := json.Unmarshal(raw, &s); err != nil || s == nil {
+		return nil, fmt.Errorf("field %q: want an array of strings, got %s", key, abbreviate(raw))
+	}
+	return s, nil
+}
+
+// Int returns a required integer field.
+func (o JSONObject) Int(key string) (int, error) {
+	raw, ok := o[key]
+	if !ok {
+		return 0, fmt.Errorf("missing field %q", key)
+	}
+	var n int
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return 0, fmt.Errorf("field %q: want an integer, got %s", key, abbreviate(raw))
+	}
+	return n, nil
+}
+
+// Label renders a field's value for grouping: strings as they are, other
+// JSON values (numbers, booleans, null) in their JSON spelling.
+func (o JSONObject) Label(key string) (string, error) {
+	raw, ok := o[key]
+	if !ok {
+		return "", fmt.Errorf("missing field %q", key)
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s, nil
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return "", fmt.Errorf("field %q: %v", key, err)
+	}
+	switch v.(type) {
+	case map[string]any, []any:
+		return "", fmt.Errorf("field %q: want a string, number or boolean to group by, got %s", key, abbreviate(raw))
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return "", fmt.Errorf("field %q: %v", key, err)
+	}
+	return buf.String(), nil
+}
+
+func abbreviate(raw []byte) string {
+	s := []rune(string(bytes.TrimSpace(raw)))
+	if len(s) > 40 {
+		return string(s[:37]) + "..."
+	}
+	return string(s)
+}
