@@ -1,0 +1,352 @@
+package cpu
+
+import (
+	"context"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+
+	"github.com/memscope/memscope/backends/intervention"
+	"github.com/memscope/memscope/backends/modelconfig"
+)
+
+// pass describes one forward pass over packed rows: no padding, sequence
+// s owns rows [off[s], off[s]+n[s]) of every activation matrix, and its
+// first new token sits at position pos0[s] (the length of its KV cache).
+// Only attention mixes rows, and it stays inside each sequence's rows, so
+// a sequence gets the same numbers whatever else is in the pass.
+type pass struct {
+	n, off, pos0 []int
+	rows         int
+	posOf        []int // position of each row
+}
+
+func newPass(n, pos0 []int) pass {
+	p := pass{n: n, pos0: pos0, off: make([]int, len(n))}
+	for s, k := range n {
+		p.off[s] = p.rows
+		p.rows += k
+	}
+	p.posOf = make([]int, p.rows)
+	for s, k := range n {
+		for i := 0; i < k; i++ {
+			p.posOf[p.off[s]+i] = pos0[s] + i
+		}
+	}
+	return p
+}
+
+// kvSeq holds the rotated keys and the values of one sequence in one
+// layer, each [heads][cap][headDim].
+type kvSeq struct {
+	k, v []float32
+	cap  int
+}
+
+// kvCache is a KV cache: [layer][sequence].
+type kvCache [][]kvSeq
+
+func (m *Model) newCache(caps []int) kvCache {
+	D := m.cfg.HiddenSize
+	c := make(kvCache, len(m.blocks))
+	for l := range c {
+		c[l] = make([]kvSeq, len(caps))
+		for s, n := range caps {
+			c[l][s] = kvSeq{k: make([]float32, n*D), v: make([]float32, n*D), cap: n}
+		}
+	}
+	return c
+}
+
+// hiddenHook receives the residual stream in HF's hidden_states
+// numbering (0 = embeddings, L = after the final layer norm); x is reused
+// after the call returns.
+type hiddenHook func(i int, x []float32)
+
+// forward runs the model over the pass's rows and returns the final
+// layer norm's output [rows, D]. With a cache, the new keys and values
+// are appended to it and attention also sees the cached ones.
+func (m *Model) forward(ctx context.Context, ids []int32, p pass, iv intervention.Intervention, cache kvCache, hook hiddenHook) ([]float32, error) {
+	c := m.cfg
+	D, I, R := c.HiddenSize, c.IntermediateSize, p.rows
+	x := make([]float32, R*D)
+	m.parallel(R, 16, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := x[r*D : (r+1)*D]
+			copy(row, m.embed[int(ids[r])*D:(int(ids[r])+1)*D])
+			if m.posEmb != nil {
+				pe := m.posEmb[p.posOf[r]*D:]
+				for j := range row {
+					row[j] += pe[j]
+				}
+			}
+		}
+	})
+	if hook != nil {
+		hook(0, x)
+	}
+	h := make([]float32, R*D)
+	qkv := make([]float32, R*3*D)
+	att := make([]float32, R*D)
+	a := make([]float32, R*D)
+	ff := make([]float32, R*I)
+	var scratch []kvSeq
+	if cache == nil {
+		scratch = make([]kvSeq, len(p.n))
+		for s, n := range p.n {
+			scratch[s] = kvSeq{k: make([]float32, n*D), v: make([]float32, n*D), cap: n}
+		}
+	}
+	var scores []float32
+	sequential := c.ModelType == modelconfig.GPTNeo || !c.ParallelResidual
+	for l := range m.blocks {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		blk := &m.blocks[l]
+		zero := iv.Kind == intervention.AttnZero && iv.Has(l)
+		sc := iv.Kind == intervention.AttnShortCircuit && iv.Has(l)
+		m.layerNorm(h, x, blk.ln1, R)
+		if !zero {
+			m.linear(h, R, &blk.qkv, qkv, nil)
+			if sc {
+				m.identityAttention(qkv, att, R)
+			} else {
+				kv := scratch
+				if cache != nil {
+					kv = cache[l]
+				}
+				scores = m.attention(blk, qkv, att, p, kv, scores)
+			}
+			m.linear(att, R, &blk.dense, a, nil)
+		}
+		if !sequential {
+			// HF: mlp_output + attn_output + hidden_states
+			m.layerNorm(h, x, blk.ln2, R)
+			m.mlp(blk, h, ff, R)
+			m.parallel(R*D, 4096, func(lo, hi int) {
+				if zero {
+					for i := lo; i < hi; i++ {
+						x[i] = h[i] + x[i]
+					}
+					return
+				}
+				for i := lo; i < hi; i++ {
+					x[i] = (h[i] + a[i]) + x[i]
+				}
+			})
+		} else {
+			// HF: attn_output + residual, then mlp_output + that
+			if !zero {
+				m.parallel(R*D, 4096, func(lo, hi int) {
+					for i := lo; i < hi; i++ {
+						x[i] = a[i] + x[i]
+					}
+				})
+			}
+			m.layerNorm(h, x, blk.ln2, R)
+			m.mlp(blk, h, ff, R)
+			m.parallel(R*D, 4096, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					x[i] = h[i] + x[i]
+				}
+			})
+		}
+		if hook != nil && l < len(m.blocks)-1 {
+			hook(l+1, x)
+		}
+	}
+	m.layerNorm(h, x, m.lnF, R)
+	if hook != nil {
+		hook(len(m.blocks), h)
+	}
+	return h, nil
+}
+
+// mlp computes fc2(act(fc1(h))) into h ([rows, D]); ff is [rows, I] scratch.
+func (m *Model) mlp(blk *block, h, ff []float32, R int) {
+	m.linear(h, R, &blk.fc1, ff, m.act)
+	m.linear(ff, R, &blk.fc2, h, nil)
+}
+
+// linear computes y = act(x·Wᵀ + b) for R rows.
+func (m *Model) linear(x []float32, R int, lin *linear, y []float32, act func(float32) float32) {
+	if R == 0 {
+		return
+	}
+	m.blas.Sgemm(blas.NoTrans, blas.Trans, R, lin.out, lin.in, 1, x, lin.in, lin.w, lin.in, 0, y, lin.out)
+	if lin.b == nil && act == nil {
+		return
+	}
+	N := lin.out
+	m.parallel(R, max(1, 4096/N), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := y[r*N : (r+1)*N]
+			switch {
+			case act == nil:
+				for j, b := range lin.b {
+					row[j] += b
+				}
+			case lin.b == nil:
+				for j, v := range row {
+					row[j] = act(v)
+				}
+			default:
+				for j, b := range lin.b {
+					row[j] = act(row[j] + b)
+				}
+			}
+		}
+	})
+}
+
+func (m *Model) layerNorm(dst, x []float32, ln layerNorm, R int) {
+	D := m.cfg.HiddenSize
+	eps := m.cfg.LayerNormEps
+	m.parallel(R, max(1, 4096/D), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			layerNormRow(dst[r*D:(r+1)*D], x[r*D:(r+1)*D], ln.w, ln.b, eps)
+		}
+	})
+}
+
+// identityAttention is the short-circuit: the attention matrix is the
+// identity, so each row's attention output is its own value vector.
+func (m *Model) identityAttention(qkv, att []float32, R int) {
+	D, H := m.cfg.HiddenSize, m.cfg.NumHeads
+	hd := D / H
+	m.parallel(R, 16, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			for h := 0; h < H; h++ {
+				copy(att[r*D+h*hd:r*D+(h+1)*hd], qkv[r*3*D+(3*h+2)*hd:r*3*D+(3*h+3)*hd])
+			}
+		}
+	})
+}
+
+// scoreBudget bounds the attention score scratch (floats): queries are
+// processed in chunks so that chunk × keys stays under it.
+const scoreBudget = 1 << 20
+
+// attention computes softmax(scale·Q·Kᵀ + mask)·V for every sequence and
+// head into att ([rows, D], heads side by side). It rotates q and k,
+// appends k and v to kv, and returns the (possibly grown) score scratch.
+func (m *Model) attention(blk *block, qkv, att []float32, p pass, kv []kvSeq, scores []float32) []float32 {
+	c := m.cfg
+	D, H := c.HiddenSize, c.NumHeads
+	hd := D / H
+	// Rotate q and k in place, then copy k and v to the per-sequence
+	// [head][pos][hd] buffers.
+	m.parallel(len(p.n), 1, func(lo, hi int) {
+		for s := lo; s < hi; s++ {
+			for i := 0; i < p.n[s]; i++ {
+				r := p.off[s] + i
+				pos := p.pos0[s] + i
+				row := qkv[r*3*D : (r+1)*3*D]
+				for h := 0; h < H; h++ {
+					q := row[3*h*hd : (3*h+1)*hd]
+					k := row[(3*h+1)*hd : (3*h+2)*hd]
+					v := row[(3*h+2)*hd : (3*h+3)*hd]
+					if m.rotDims > 0 {
+						m.rotate(q, pos)
+						m.rotate(k, pos)
+					}
+					base := (h*kv[s].cap + pos) * hd
+					copy(kv[s].k[base:base+hd], k)
+					copy(kv[s].v[base:base+hd], v)
+				}
+			}
+		}
+	})
+	W := c.WindowSize
+	for s, n := range p.n {
+		if n == 0 {
+			continue
+		}
+		pos0, off, cp := p.pos0[s], p.off[s], kv[s].cap
+		total := pos0 + n
+		qc := max(1, min(n, scoreBudget/total))
+		if need := qc * total; len(scores) < need {
+			scores = make([]float32, need)
+		}
+		for h := 0; h < H; h++ {
+			K := kv[s].k[h*cp*hd:]
+			V := kv[s].v[h*cp*hd:]
+			for i0 := 0; i0 < n; i0 += qc {
+				i1 := min(n, i0+qc)
+				qn := i1 - i0
+				kLo, kHi := 0, pos0+i1
+				if blk.local {
+					kLo = max(0, pos0+i0-W+1)
+				}
+				kn := kHi - kLo
+				S := scores[:qn*kn]
+				m.blas.Sgemm(blas.NoTrans, blas.Trans, qn, kn, hd, m.attnScale,
+					qkv[(off+i0)*3*D+3*h*hd:], 3*D, K[kLo*hd:], hd, 0, S, kn)
+				m.parallel(qn, max(1, 8192/kn), func(lo, hi int) {
+					for i := lo; i < hi; i++ {
+						pos := pos0 + i0 + i
+						first := 0
+						if blk.local {
+							first = max(0, pos-W+1)
+						}
+						row := S[i*kn : (i+1)*kn]
+						a, b := first-kLo, pos-kLo+1
+						clear(row[:a])
+						softmaxRow(row[a:b])
+						clear(row[b:])
+					}
+				})
+				m.blas.Sgemm(blas.NoTrans, blas.NoTrans, qn, hd, kn, 1, S, kn, V[kLo*hd:], hd,
+					0, att[(off+i0)*D+h*hd:], D)
+			}
+		}
+	}
+	return scores
+}
+
+// rotate applies GPT-NeoX rotary embedding (rotate-half convention) to the
+// first rotDims dims of one head's vector at position pos.
+func (m *Model) rotate(x []float32, pos int) {
+	half := m.rotDims / 2
+	cos := m.cos[pos*half : (pos+1)*half]
+	sin := m.sin[pos*half : (pos+1)*half]
+	x1 := x[:half]
+	x2 := x[half:m.rotDims]
+	for i := range half {
+		a, b := x1[i], x2[i]
+		x1[i] = a*cos[i] - b*sin[i]
+		x2[i] = b*cos[i] + a*sin[i]
+	}
+}
+
+// parallel runs f over [0, n) split across the model's threads, with at
+// least grain items per goroutine. It must not be called while a BLAS
+// call is running (it never is: the engine calls BLAS from one goroutine).
+func (m *Model) parallel(n, grain int, f func(lo, hi int)) {
+	workers := m.threads
+	if grain < 1 {
+		grain = 1
+	}
+	if w := n / grain; w < workers {
+		workers = w
+	}
+	if workers <= 1 {
+		if n > 0 {
+			f(0, n)
+		}
+		return
+	}
+	chunk := (n + workers - 1) / workers
+	var wg sync.WaitGroup
+	for lo := chunk; lo < n; lo += chunk {
+		hi := min(n, lo+chunk)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(lo, hi)
+		}()
+	}
+	f(0, min(n, chunk))
+	wg.Wait()
+}

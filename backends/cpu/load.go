@@ -1,0 +1,131 @@
+package cpu
+
+import (
+	"fmt"
+
+	"github.com/memscope/memscope/backends/checkpoint"
+	"github.com/memscope/memscope/backends/modelconfig"
+)
+
+// Load reads a Hugging Face model folder (config.json plus model.safetensors
+// or its shards; F32, F16 or BF16 weights) into a float32 model.
+func Load(dir string, opts Options) (*Model, error) {
+	ck, err := checkpoint.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer ck.Close()
+	m, err := newModel(ck.Config, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	switch ck.Config.ModelType {
+	case modelconfig.GPTNeoX:
+		err = m.loadNeoX(ck)
+	case modelconfig.GPTNeo:
+		err = m.loadNeo(ck)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", dir, err)
+	}
+	return m, nil
+}
+
+// tensorLoader collects the first error of many Require calls.
+type tensorLoader struct {
+	ck  *checkpoint.Checkpoint
+	err error
+}
+
+func (l *tensorLoader) get(name string, shape ...int) []float32 {
+	if l.err != nil {
+		return nil
+	}
+	v, err := l.ck.Require(name, shape...)
+	if err != nil {
+		l.err = err
+	}
+	return v
+}
+
+func (l *tensorLoader) linear(prefix string, out, in int, bias bool) linear {
+	lin := linear{in: in, out: out, w: l.get(prefix+".weight", out, in)}
+	if bias {
+		lin.b = l.get(prefix+".bias", out)
+	}
+	return lin
+}
+
+func (l *tensorLoader) norm(prefix string, d int) layerNorm {
+	return layerNorm{w: l.get(prefix+".weight", d), b: l.get(prefix+".bias", d)}
+}
+
+func (m *Model) loadNeoX(ck *checkpoint.Checkpoint) error {
+	c := m.cfg
+	D, V, I := c.HiddenSize, c.VocabSize, c.IntermediateSize
+	l := &tensorLoader{ck: ck}
+	m.embed = l.get("gpt_neox.embed_in.weight", V, D)
+	m.blocks = make([]block, c.NumLayers)
+	for i := range m.blocks {
+		p := fmt.Sprintf("gpt_neox.layers.%d.", i)
+		m.blocks[i] = block{
+			ln1:   l.norm(p+"input_layernorm", D),
+			ln2:   l.norm(p+"post_attention_layernorm", D),
+			qkv:   l.linear(p+"attention.query_key_value", 3*D, D, c.AttentionBias),
+			dense: l.linear(p+"attention.dense", D, D, c.AttentionBias),
+			fc1:   l.linear(p+"mlp.dense_h_to_4h", I, D, true),
+			fc2:   l.linear(p+"mlp.dense_4h_to_h", D, I, true),
+		}
+	}
+	m.lnF = l.norm("gpt_neox.final_layer_norm", D)
+	if c.TieWordEmbeddings {
+		m.unembed = m.embed
+	} else {
+		m.unembed = l.get("embed_out.weight", V, D)
+	}
+	return l.err
+}
+
+func (m *Model) loadNeo(ck *checkpoint.Checkpoint) error {
+	c := m.cfg
+	D, V, I := c.HiddenSize, c.VocabSize, c.IntermediateSize
+	l := &tensorLoader{ck: ck}
+	m.embed = l.get("transformer.wte.weight", V, D)
+	m.posEmb = l.get("transformer.wpe.weight", c.MaxPositions, D)
+	m.blocks = make([]block, c.NumLayers)
+	for i := range m.blocks {
+		p := fmt.Sprintf("transformer.h.%d.", i)
+		q := l.get(p+"attn.attention.q_proj.weight", D, D)
+		k := l.get(p+"attn.attention.k_proj.weight", D, D)
+		v := l.get(p+"attn.attention.v_proj.weight", D, D)
+		m.blocks[i] = block{
+			ln1:   l.norm(p+"ln_1", D),
+			ln2:   l.norm(p+"ln_2", D),
+			qkv:   linear{in: D, out: 3 * D, w: interleaveQKV(q, k, v, c.NumHeads, D)},
+			dense: l.linear(p+"attn.attention.out_proj", D, D, true),
+			fc1:   l.linear(p+"mlp.c_fc", I, D, true),
+			fc2:   l.linear(p+"mlp.c_proj", D, I, true),
+			local: c.AttentionTypes[i] == modelconfig.AttentionLocal,
+		}
+	}
+	m.lnF = l.norm("transformer.ln_f", D)
+	m.unembed = m.embed // GPT-Neo ties lm_head to wte
+	return l.err
+}
+
+// interleaveQKV stacks separate [D, D] q, k, v projections into one
+// [3D, D] matrix whose rows go head by head as (q, k, v) blocks.
+func interleaveQKV(q, k, v []float32, heads, D int) []float32 {
+	if q == nil || k == nil || v == nil {
+		return nil
+	}
+	hd := D / heads
+	out := make([]float32, 3*D*D)
+	for h := 0; h < heads; h++ {
+		for j, src := range [][]float32{q, k, v} {
+			dst := out[(h*3+j)*hd*D : (h*3+j+1)*hd*D]
+			copy(dst, src[h*hd*D:(h+1)*hd*D])
+		}
+	}
+	return out
+}

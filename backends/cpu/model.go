@@ -1,0 +1,183 @@
+package cpu
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+	"gorgonia.org/tensor"
+
+	"github.com/memscope/memscope/backends/engine"
+	"github.com/memscope/memscope/backends/modelconfig"
+)
+
+// Options tune a loaded model.
+type Options struct {
+	// Threads is how many CPU threads compute: OpenBLAS's thread count and
+	// the number of goroutines for element-wise work (never both at once).
+	// 0 means OPENBLAS_NUM_THREADS when set, else every CPU.
+	Threads int
+	// MaxBatchTokens bounds how many tokens one forward pass holds
+	// (activations and KV cache); bigger requests are split into groups of
+	// whole sequences. 0 means 4096. A single longer sequence still runs.
+	MaxBatchTokens int
+}
+
+const (
+	defaultMaxBatchTokens = 4096
+	// unembedRows bounds the rows of one unembedding product (rows × vocab
+	// floats of scratch).
+	unembedRows = 256
+)
+
+var _ engine.Engine = (*Model)(nil)
+
+// linear is y = x·Wᵀ + b with W stored [out, in] (the nn.Linear layout).
+type linear struct {
+	w       []float32
+	b       []float32 // nil: no bias
+	in, out int
+}
+
+type layerNorm struct{ w, b []float32 }
+
+type block struct {
+	ln1, ln2 layerNorm
+	// qkv projects to [3D] laid out per head as (q, k, v) blocks of
+	// headDim: GPT-NeoX's query_key_value order; GPT-Neo's separate
+	// projections are interleaved into it at load.
+	qkv   linear
+	dense linear // attention output projection
+	fc1   linear // MLP up
+	fc2   linear // MLP down
+	local bool   // GPT-Neo local (windowed) attention
+}
+
+// Model is a loaded GPT-NeoX or GPT-Neo model. Its methods may be called
+// from several goroutines; requests run one at a time.
+type Model struct {
+	mu      sync.Mutex
+	closed  bool
+	cfg     modelconfig.Config
+	threads int
+	maxTok  int
+	blas    blas.Float32Level3
+
+	embed   []float32 // [V, D]
+	posEmb  []float32 // GPT-Neo learned positions [P, D]; nil for NeoX
+	blocks  []block
+	lnF     layerNorm
+	unembed []float32 // [V, D]; aliases embed when tied
+
+	// rotary tables [MaxPositions][rotDims/2] (GPT-NeoX)
+	rotDims  int
+	cos, sin []float32
+
+	attnScale float32
+	act       func(float32) float32
+}
+
+// Config returns the model's normalized configuration.
+func (m *Model) Config() modelconfig.Config { return m.cfg }
+
+// Threads is the number of compute threads in use.
+func (m *Model) Threads() int { return m.threads }
+
+// Close releases the weights. Later calls return an error.
+func (m *Model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	m.embed, m.posEmb, m.blocks, m.unembed, m.cos, m.sin = nil, nil, nil, nil, nil, nil
+	return nil
+}
+
+var errClosed = errors.New("cpu engine: the model is closed")
+
+// lock takes the model for one request.
+func (m *Model) lock() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return errClosed
+	}
+	return nil
+}
+
+// newModel prepares everything that does not depend on the weights.
+func newModel(cfg modelconfig.Config, opts Options) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	switch cfg.ModelType {
+	case modelconfig.GPTNeoX, modelconfig.GPTNeo:
+	default:
+		return nil, fmt.Errorf("model_type %q is not supported by the cpu engine (it runs %s and %s)", cfg.ModelType, modelconfig.GPTNeoX, modelconfig.GPTNeo)
+	}
+	m := &Model{cfg: cfg, maxTok: opts.MaxBatchTokens}
+	switch cfg.Activation {
+	case modelconfig.ActGELU:
+		m.act = geluErf
+	case modelconfig.ActGELUNew:
+		m.act = geluTanh
+	default:
+		return nil, fmt.Errorf("activation %q is not supported (want %s or %s)", cfg.Activation, modelconfig.ActGELU, modelconfig.ActGELUNew)
+	}
+	if m.maxTok <= 0 {
+		m.maxTok = defaultMaxBatchTokens
+	}
+	if opts.MaxBatchTokens < 0 || opts.Threads < 0 {
+		return nil, fmt.Errorf("cpu engine options: Threads and MaxBatchTokens must be ≥ 0")
+	}
+	m.threads = opts.Threads
+	if m.threads == 0 {
+		if n, err := strconv.Atoi(os.Getenv("OPENBLAS_NUM_THREADS")); err == nil && n > 0 {
+			m.threads = n
+		} else {
+			m.threads = runtime.NumCPU()
+		}
+	}
+	setupBLAS()
+	setBLASThreads(m.threads)
+	m.blas = tensor.WhichBLAS()
+
+	hd := cfg.HeadDim()
+	if cfg.ModelType == modelconfig.GPTNeoX {
+		// HF scales scores by head_dim**-0.5 (a Python float) on float32.
+		m.attnScale = float32(math.Pow(float64(hd), -0.5))
+		m.rotDims = cfg.RotaryDims()
+		m.buildRotary()
+	} else {
+		m.attnScale = 1 // GPT-Neo does not scale attention scores
+	}
+	return m, nil
+}
+
+// buildRotary fills the cos/sin tables the way HF's GPTNeoXRotaryEmbedding
+// does, in float32: inv_freq = 1/(base^(2i/dim)), angle = pos·inv_freq.
+func (m *Model) buildRotary() {
+	half := m.rotDims / 2
+	if half == 0 {
+		return
+	}
+	P := m.cfg.MaxPositions
+	inv := make([]float32, half)
+	for i := range inv {
+		e := float32(2*i) / float32(m.rotDims)
+		inv[i] = 1 / float32(math.Pow(m.cfg.RotaryBase, float64(e)))
+	}
+	m.cos = make([]float32, P*half)
+	m.sin = make([]float32, P*half)
+	for p := 0; p < P; p++ {
+		for i, f := range inv {
+			a := float32(p) * f
+			m.cos[p*half+i] = float32(math.Cos(float64(a)))
+			m.sin[p*half+i] = float32(math.Sin(float64(a)))
+		}
+	}
+}

@@ -1,0 +1,254 @@
+package cpu
+
+import (
+	"context"
+	"fmt"
+
+	"gonum.org/v1/gonum/blas"
+
+	"github.com/memscope/memscope/backends/engine"
+	"github.com/memscope/memscope/backends/intervention"
+)
+
+// checkIntervention validates iv against the model.
+func (m *Model) checkIntervention(iv intervention.Intervention) error {
+	if iv.IsBaseline() {
+		return nil
+	}
+	switch iv.Kind {
+	case intervention.AttnShortCircuit, intervention.AttnZero:
+	default:
+		return fmt.Errorf("cpu engine: intervention kind %q is not supported (it runs %s and %s)", iv.Kind, intervention.AttnShortCircuit, intervention.AttnZero)
+	}
+	return iv.Validate(m.cfg.NumLayers)
+}
+
+// checkTokens checks that every id is in the vocabulary; seq names the
+// sequence in messages.
+func (m *Model) checkTokens(seq int, ids []int32) error {
+	V := m.cfg.VocabSize
+	for p, id := range ids {
+		if id < 0 || int(id) >= V {
+			return fmt.Errorf("sequence %d, position %d: token id %d is outside the model's vocabulary (0-%d); were the ids made with this model's tokenizer?", seq, p, id, V-1)
+		}
+	}
+	return nil
+}
+
+func (m *Model) checkLength(seq, n int) error {
+	if n > m.cfg.MaxPositions {
+		return fmt.Errorf("sequence %d has %d tokens, more than the model's %d positions (max_position_embeddings)", seq, n, m.cfg.MaxPositions)
+	}
+	return nil
+}
+
+// groups splits sequences of the given sizes, in order, into runs whose
+// total stays within the token budget (a larger single one runs alone).
+func (m *Model) groups(sizes []int) [][2]int {
+	var out [][2]int
+	start, sum := 0, 0
+	for i, n := range sizes {
+		if i > start && sum+n > m.maxTok {
+			out = append(out, [2]int{start, i})
+			start, sum = i, 0
+		}
+		sum += n
+	}
+	if start < len(sizes) {
+		out = append(out, [2]int{start, len(sizes)})
+	}
+	return out
+}
+
+// Score scores the sequences teacher-forced. The unembedding runs only on
+// the rows whose next token is scored.
+func (m *Model) Score(ctx context.Context, seqs []engine.Sequence, iv intervention.Intervention) ([]engine.TokenScores, error) {
+	if err := m.lock(); err != nil {
+		return nil, err
+	}
+	defer m.mu.Unlock()
+	if err := m.checkIntervention(iv); err != nil {
+		return nil, err
+	}
+	sizes := make([]int, len(seqs))
+	for i, s := range seqs {
+		n := len(s.Tokens)
+		if s.ScoreFrom < 1 || s.ScoreFrom > n {
+			return nil, fmt.Errorf("sequence %d: ScoreFrom %d is outside [1, %d] (the first token has no prediction to score)", i, s.ScoreFrom, n)
+		}
+		if err := m.checkLength(i, n); err != nil {
+			return nil, err
+		}
+		if err := m.checkTokens(i, s.Tokens); err != nil {
+			return nil, err
+		}
+		sizes[i] = n
+	}
+	out := make([]engine.TokenScores, len(seqs))
+	for _, g := range m.groups(sizes) {
+		n := sizes[g[0]:g[1]]
+		p := newPass(n, make([]int, len(n)))
+		ids := make([]int32, 0, p.rows)
+		var rows, targets []int
+		for s, seq := range seqs[g[0]:g[1]] {
+			ids = append(ids, seq.Tokens...)
+			for q := seq.ScoreFrom; q < len(seq.Tokens); q++ {
+				rows = append(rows, p.off[s]+q-1)
+				targets = append(targets, int(seq.Tokens[q]))
+			}
+		}
+		hid, err := m.forward(ctx, ids, p, iv, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		lp, ent, greedy := make([]float32, len(rows)), make([]float32, len(rows)), make([]bool, len(rows))
+		err = m.unembedRows(ctx, hid, rows, func(i int, argmax int, logZ, entropy float64, z []float32) {
+			t := targets[i]
+			lp[i] = float32(float64(z[t]) - logZ)
+			ent[i] = float32(entropy)
+			greedy[i] = argmax == t
+		})
+		if err != nil {
+			return nil, err
+		}
+		k := 0
+		for s, seq := range seqs[g[0]:g[1]] {
+			cnt := len(seq.Tokens) - seq.ScoreFrom
+			out[g[0]+s] = engine.TokenScores{
+				LogProbs:  lp[k : k+cnt : k+cnt],
+				Entropies: ent[k : k+cnt : k+cnt],
+				Greedy:    greedy[k : k+cnt : k+cnt],
+			}
+			k += cnt
+		}
+	}
+	return out, nil
+}
+
+// unembedRows computes the logits of the chosen rows of hid ([rows, D]),
+// a chunk at a time, and calls f with each row's statistics (f runs on
+// several goroutines, for distinct i).
+func (m *Model) unembedRows(ctx context.Context, hid []float32, rows []int, f func(i, argmax int, logZ, entropy float64, z []float32)) error {
+	D, V := m.cfg.HiddenSize, m.cfg.VocabSize
+	chunk := min(len(rows), unembedRows)
+	gathered := make([]float32, chunk*D)
+	logits := make([]float32, chunk*V)
+	for c0 := 0; c0 < len(rows); c0 += chunk {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c1 := min(len(rows), c0+chunk)
+		k := c1 - c0
+		for i := 0; i < k; i++ {
+			r := rows[c0+i]
+			copy(gathered[i*D:(i+1)*D], hid[r*D:(r+1)*D])
+		}
+		m.blas.Sgemm(blas.NoTrans, blas.Trans, k, V, D, 1, gathered, D, m.unembed, D, 0, logits, V)
+		m.parallel(k, 1, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				z := logits[i*V : (i+1)*V]
+				am, lz, e := rowStats(z)
+				f(c0+i, am, lz, e, z)
+			}
+		})
+	}
+	return nil
+}
+
+// Logits returns float32 logits [len(ids)][T][vocab] flattened row-major,
+// for sequences that all have the same length T.
+func (m *Model) Logits(ctx context.Context, ids [][]int32, iv intervention.Intervention) ([]float32, error) {
+	if err := m.lock(); err != nil {
+		return nil, err
+	}
+	defer m.mu.Unlock()
+	T, err := m.checkBatch(ids, iv)
+	if err != nil {
+		return nil, err
+	}
+	V := m.cfg.VocabSize
+	out := make([]float32, len(ids)*T*V)
+	sizes := make([]int, len(ids))
+	for i := range sizes {
+		sizes[i] = T
+	}
+	for _, g := range m.groups(sizes) {
+		p := newPass(sizes[g[0]:g[1]], make([]int, g[1]-g[0]))
+		hid, err := m.forward(ctx, flatten(ids[g[0]:g[1]]), p, iv, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		D := m.cfg.HiddenSize
+		m.blas.Sgemm(blas.NoTrans, blas.Trans, p.rows, V, D, 1, hid, D, m.unembed, D, 0, out[g[0]*T*V:], V)
+	}
+	return out, nil
+}
+
+// HiddenStates returns the residual stream in HF's hidden_states
+// convention: L+1 arrays [len(ids)][T][D] (0 = embeddings, i = after block
+// i−1 for i < L, L = after the final layer norm), for sequences that all
+// have the same length T.
+func (m *Model) HiddenStates(ctx context.Context, ids [][]int32, iv intervention.Intervention) ([][]float32, error) {
+	if err := m.lock(); err != nil {
+		return nil, err
+	}
+	defer m.mu.Unlock()
+	T, err := m.checkBatch(ids, iv)
+	if err != nil {
+		return nil, err
+	}
+	D, L := m.cfg.HiddenSize, m.cfg.NumLayers
+	out := make([][]float32, L+1)
+	for i := range out {
+		out[i] = make([]float32, len(ids)*T*D)
+	}
+	sizes := make([]int, len(ids))
+	for i := range sizes {
+		sizes[i] = T
+	}
+	for _, g := range m.groups(sizes) {
+		p := newPass(sizes[g[0]:g[1]], make([]int, g[1]-g[0]))
+		base := g[0] * T * D
+		_, err := m.forward(ctx, flatten(ids[g[0]:g[1]]), p, iv, nil, func(i int, x []float32) {
+			copy(out[i][base:base+p.rows*D], x)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// checkBatch validates a batch of equal-length sequences.
+func (m *Model) checkBatch(ids [][]int32, iv intervention.Intervention) (int, error) {
+	if err := m.checkIntervention(iv); err != nil {
+		return 0, err
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	T := len(ids[0])
+	for i, s := range ids {
+		if len(s) != T {
+			return 0, fmt.Errorf("sequence %d has %d tokens but sequence 0 has %d; all sequences must have the same length", i, len(s), T)
+		}
+		if err := m.checkLength(i, T); err != nil {
+			return 0, err
+		}
+		if err := m.checkTokens(i, s); err != nil {
+			return 0, err
+		}
+	}
+	if T == 0 {
+		return 0, fmt.Errorf("sequences are empty")
+	}
+	return T, nil
+}
+
+func flatten(ids [][]int32) []int32 {
+	var out []int32
+	for _, s := range ids {
+		out = append(out, s...)
+	}
+	return out
+}
