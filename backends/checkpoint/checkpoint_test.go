@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"testing"
 
@@ -85,6 +86,83 @@ func TestOpenTinyModels(t *testing.T) {
 					numel *= s
 				}
 				require.Len(t, w, numel)
+			}
+		})
+	}
+}
+
+const memorizerDir = "../../harness/embedded/memorizer/model"
+
+func TestOpenShardedMemorizer(t *testing.T) {
+	ck, err := Open(memorizerDir)
+	require.NoError(t, err)
+	defer ck.Close()
+	assert.Equal(t, 6, ck.Config.NumLayers)
+	want := expectedShapes(ck.Config)
+	require.Len(t, want, 4+6*12)
+	got := map[string][]int{}
+	shards := map[string]bool{}
+	for _, ti := range ck.Tensors() {
+		got[ti.Name] = ti.Shape
+		shards[filepath.Base(ti.File)] = true
+		assert.Equal(t, "F16", ti.DType, ti.Name)
+	}
+	assert.Equal(t, want, got)
+	assert.Equal(t, map[string]bool{"model-00001-of-00002.safetensors": true, "model-00002-of-00002.safetensors": true}, shards)
+	for name, shape := range want {
+		w, err := ck.Require(name, shape...)
+		require.NoError(t, err, name)
+		for i, v := range w {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				t.Fatalf("%s[%d] = %v", name, i, v)
+			}
+		}
+	}
+	// A trained model's layer norm gains are not all equal.
+	g, err := ck.Float32("gpt_neox.layers.5.input_layernorm.weight")
+	require.NoError(t, err)
+	assert.NotEqual(t, g[0], g[1])
+}
+
+// The bf16 and fp16 fixtures hold the fp32 fixtures' weights rounded: the
+// loaded values agree within half an ulp of the narrow format (bf16: 8
+// significant bits, fp16: 11; fp16 subnormals below 2^-14 absolute).
+func TestNarrowFixturesMatchFP32(t *testing.T) {
+	for _, c := range []struct {
+		f32, narrow string
+		relTol      float64
+	}{
+		{"gptneox-tiny", "gptneox-tiny-bf16", math.Ldexp(1, -8)},
+		{"gptneo-tiny", "gptneo-tiny-fp16", math.Ldexp(1, -11)},
+	} {
+		t.Run(c.narrow, func(t *testing.T) {
+			a, err := Open(filepath.Join(tinyDir, c.f32))
+			require.NoError(t, err)
+			defer a.Close()
+			b, err := Open(filepath.Join(tinyDir, c.narrow))
+			require.NoError(t, err)
+			defer b.Close()
+			assert.Equal(t, a.Config.HiddenSize, b.Config.HiddenSize)
+			for _, ti := range a.Tensors() {
+				x, err := a.Float32(ti.Name)
+				require.NoError(t, err)
+				y, err := b.Require(ti.Name, ti.Shape...)
+				require.NoError(t, err)
+				exact := 0
+				for i := range x {
+					d := math.Abs(float64(x[i]) - float64(y[i]))
+					tol := math.Max(c.relTol*math.Abs(float64(x[i])), math.Ldexp(1, -25))
+					if d > tol {
+						t.Fatalf("%s[%d]: %v vs %v", ti.Name, i, x[i], y[i])
+					}
+					if d == 0 {
+						exact++
+					}
+				}
+				// The narrow copy is really narrower (not the same fp32 data).
+				if len(x) > 16 {
+					assert.Less(t, exact, len(x), ti.Name)
+				}
 			}
 		})
 	}
