@@ -21,7 +21,7 @@ func write(t *testing.T, content string) string {
 }
 
 func TestRequestsAndScoresByHand(t *testing.T) {
-	p := write(t, `{"question": "2+2?", "choices": ["four", "three", "five!"], "gold": 0}` + "\n")
+	p := write(t, `{"question": "2+2?", "choices": ["four", "three", "five!"], "gold": 0}`+"\n")
 	task := New(Dataset("arc_test", "arc.jsonl", fstest.MapFS{}, 1), "ARC test")
 	opts := plugins.TaskOptions{Options: map[string]string{"data": p}}
 	reqs, err := task.Requests(context.Background(), opts)
