@@ -226,7 +226,7 @@ func (m *Model) identityAttention(qkv, att []float32, R int) {
 
 // scoreBudget bounds the attention score scratch (floats): queries are
 // processed in chunks so that chunk × keys stays under it.
-const scoreBudget = 1 << 20
+var scoreBudget = 1 << 20
 
 // attention computes softmax(scale·Q·Kᵀ + mask)·V for every sequence and
 // head into att ([rows, D], heads side by side). It rotates q and k,
