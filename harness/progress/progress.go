@@ -1,0 +1,259 @@
+// Package progress shows a run's progress on the terminal: one mpb bar per
+// cell being computed (model · intervention · task) with its rate and ETA,
+// fed by the plugins' Progress callbacks, and a bottom bar counting
+// finished cells. Finished cells leave one line above the bars; log lines
+// (plugin stderr, warnings) are printed above the bars too.
+//
+// When the output is not a terminal (CI, a pipe, a file) no bars are
+// drawn: each finished cell prints one concise line instead, so logs stay
+// readable.
+package progress
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+	"golang.org/x/term"
+)
+
+// Mode chooses how progress is shown.
+type Mode int
+
+const (
+	// Auto draws bars when the output is a terminal, lines otherwise.
+	Auto Mode = iota
+	// Bars always draws bars.
+	Bars
+	// Lines prints one line per finished cell.
+	Lines
+)
+
+// Display is the progress of one run. Its methods are safe for concurrent
+// use.
+type Display struct {
+	out io.Writer
+	p   *mpb.Progress // nil in Lines mode
+
+	mu      sync.Mutex
+	total   int // cells planned so far
+	done    int // cells finished (computed or resumed)
+	overall *mpb.Bar
+	final   bool // no more cells will be added
+	closed  bool
+}
+
+// IsTerminal reports whether w is a terminal.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// New starts a display writing to out (normally os.Stderr). Cancelling
+// ctx stops the bars.
+func New(ctx context.Context, out io.Writer, mode Mode) *Display {
+	d := &Display{out: out}
+	if mode == Auto {
+		mode = Lines
+		if IsTerminal(out) {
+			mode = Bars
+		}
+	}
+	if mode == Bars {
+		d.p = mpb.NewWithContext(ctx,
+			mpb.WithOutput(out),
+			mpb.WithAutoRefresh(),
+			mpb.WithRefreshRate(150*time.Millisecond),
+			mpb.WithWidth(32),
+		)
+	}
+	return d
+}
+
+// Bars reports whether bars are drawn.
+func (d *Display) Bars() bool { return d.p != nil }
+
+// Log is the writer for log lines: above the bars while they are drawn,
+// straight to the output otherwise.
+func (d *Display) Log() io.Writer { return logWriter{d} }
+
+type logWriter struct{ d *Display }
+
+func (w logWriter) Write(b []byte) (int, error) {
+	if p := w.d.p; p != nil {
+		if n, err := p.Write(b); err == nil {
+			return n, nil
+		}
+	}
+	return w.d.out.Write(b)
+}
+
+// Printf prints one line above the bars.
+func (d *Display) Printf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if len(msg) == 0 || msg[len(msg)-1] != '\n' {
+		msg += "\n"
+	}
+	io.WriteString(d.Log(), msg)
+}
+
+// AddCells announces n more cells (a model's cells are known once it is
+// loaded).
+func (d *Display) AddCells(n int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.total += n
+	d.updateOverallTotal()
+}
+
+// NoMoreCells says every cell has been announced, so the bottom bar may
+// complete.
+func (d *Display) NoMoreCells() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.final = true
+	d.updateOverallTotal()
+}
+
+// updateOverallTotal keeps the bottom bar one short of complete while
+// more cells may come: mpb bars cannot be revived once complete.
+func (d *Display) updateOverallTotal() {
+	if d.p == nil || d.closed {
+		return
+	}
+	total := int64(d.total)
+	if !d.final {
+		total++
+	}
+	if d.overall == nil {
+		d.overall = d.p.AddBar(total,
+			mpb.BarPriority(1<<30), // always the bottom line
+			mpb.PrependDecorators(
+				decor.Name("cells", decor.WC{W: 6, C: decor.DindentRight}),
+				decor.CountersNoUnit("%d/%d", decor.WCSyncWidth),
+			),
+			mpb.AppendDecorators(
+				decor.OnComplete(decor.AverageETA(decor.ET_STYLE_GO, decor.WCSyncWidth), "done"),
+				decor.Name(" elapsed "),
+				decor.Elapsed(decor.ET_STYLE_GO),
+			),
+		)
+		d.overall.SetCurrent(int64(d.done))
+		return
+	}
+	d.overall.SetTotal(total, d.final && d.done >= d.total)
+}
+
+// finishOne counts a finished cell and returns "k/N".
+func (d *Display) finishOne() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.done++
+	if d.overall != nil {
+		d.overall.SetCurrent(int64(d.done))
+	}
+	return fmt.Sprintf("%d/%d", d.done, d.total)
+}
+
+// Resumed reports a cell that was already finished in an earlier run.
+func (d *Display) Resumed(label, summary string) {
+	n := d.finishOne()
+	d.Printf("[%s] %s: %s (resumed)", n, label, summary)
+}
+
+// Cell is the bar of one cell being computed.
+type Cell struct {
+	d       *Display
+	label   string
+	bar     *mpb.Bar
+	start   time.Time
+	mu      sync.Mutex
+	last    time.Time
+	current int
+	total   int
+}
+
+// StartCell shows a bar for a cell of total requests, of which cached are
+// already answered from the cache.
+func (d *Display) StartCell(label string, total, cached int) *Cell {
+	now := time.Now()
+	c := &Cell{d: d, label: label, start: now, last: now, total: total, current: cached}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.p == nil || d.closed {
+		return c
+	}
+	c.bar = d.p.AddBar(int64(max(total, 1)),
+		mpb.BarRemoveOnComplete(),
+		mpb.PrependDecorators(
+			decor.Name(label, decor.WCSyncSpaceR),
+			decor.CountersNoUnit("%d/%d req", decor.WCSyncWidth),
+		),
+		mpb.AppendDecorators(
+			decor.EwmaSpeed(nil, "%.1f", 30, decor.WCSyncWidth),
+			decor.Name("  ETA "),
+			decor.EwmaETA(decor.ET_STYLE_GO, 30, decor.WCSyncWidth),
+		),
+	)
+	if cached > 0 {
+		c.bar.SetCurrent(int64(cached))
+	}
+	return c
+}
+
+// Progress sets how many of the cell's requests are answered; it may be
+// called from any goroutine.
+func (c *Cell) Progress(done int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if done <= c.current {
+		return
+	}
+	now := time.Now()
+	dur := now.Sub(c.last)
+	c.last, c.current = now, done
+	if c.bar != nil {
+		// The bar completes only in Done, after scoring.
+		c.bar.EwmaSetCurrent(int64(min(done, max(c.total, 1)-1)), dur)
+	}
+}
+
+// Done ends the cell with a one-line summary ("acc=0.612 …").
+func (c *Cell) Done(summary string) {
+	if c.bar != nil {
+		c.bar.Abort(true)
+	}
+	n := c.d.finishOne()
+	c.d.Printf("[%s] %s: %s (%s)", n, c.label, summary, time.Since(c.start).Round(100*time.Millisecond))
+}
+
+// Fail removes the bar of a cell that did not finish.
+func (c *Cell) Fail() {
+	if c.bar != nil {
+		c.bar.Abort(true)
+	}
+}
+
+// Close stops drawing; call it once, after the last cell.
+func (d *Display) Close() {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return
+	}
+	d.closed = true
+	overall := d.overall
+	d.mu.Unlock()
+	if d.p == nil {
+		return
+	}
+	if overall != nil && !overall.Completed() {
+		overall.Abort(false)
+	}
+	d.p.Wait()
+}

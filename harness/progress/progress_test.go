@@ -1,0 +1,88 @@
+package progress
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// syncBuffer is a bytes.Buffer safe for mpb's render goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestLinesMode(t *testing.T) {
+	var buf syncBuffer
+	d := New(context.Background(), &buf, Auto) // a buffer is not a terminal
+	assert.False(t, d.Bars())
+	d.AddCells(2)
+	d.Resumed("m · none · piqa", "acc=0.500")
+	c := d.StartCell("m · attn-sc:0 · piqa", 10, 3)
+	c.Progress(5)
+	c.Progress(10)
+	c.Done("acc=0.600")
+	d.NoMoreCells()
+	d.Close()
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	require.Len(t, lines, 2)
+	assert.Equal(t, "[1/2] m · none · piqa: acc=0.500 (resumed)", lines[0])
+	assert.Regexp(t, regexp.MustCompile(`^\[2/2\] m · attn-sc:0 · piqa: acc=0.600 \([0-9.]+m?s\)$`), lines[1])
+}
+
+func TestBarsMode(t *testing.T) {
+	var buf syncBuffer
+	d := New(context.Background(), &buf, Bars)
+	require.True(t, d.Bars())
+	d.AddCells(1)
+	c := d.StartCell("tiny · none · memorization", 100, 0)
+	var wg sync.WaitGroup
+	for i := 1; i <= 4; i++ {
+		wg.Go(func() { c.Progress(i * 25) }) // callbacks come from other goroutines
+	}
+	wg.Wait()
+	d.Printf("a log line")
+	c.Done("exact_match=1.000")
+	d.AddCells(1)
+	c2 := d.StartCell("tiny · attn-sc:0 · memorization", 4, 0)
+	c2.Fail()
+	d.NoMoreCells()
+	d.Close()
+	out := buf.String()
+	assert.Contains(t, out, "a log line")
+	assert.Contains(t, out, "[1/1] tiny · none · memorization: exact_match=1.000")
+	assert.Contains(t, out, "cells")
+	_, err := d.Log().Write([]byte("after close\n")) // falls back to the plain output
+	require.NoError(t, err)
+	assert.Contains(t, buf.String(), "after close")
+}
+
+func TestCancelStopsBars(t *testing.T) {
+	var buf syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	d := New(ctx, &buf, Bars)
+	d.AddCells(3)
+	c := d.StartCell("x", 10, 0)
+	c.Progress(3)
+	cancel()
+	c.Fail()
+	d.Close() // must not hang
+}
