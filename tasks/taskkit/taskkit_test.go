@@ -1,0 +1,182 @@
+package taskkit
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"testing/fstest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/memscope/memscope/plugins"
+)
+
+func TestSelectDocs(t *testing.T) {
+	sel := func(n int, opts plugins.TaskOptions) []int {
+		t.Helper()
+		got, err := SelectDocs("t", n, opts)
+		require.NoError(t, err)
+		return got
+	}
+	assert.Equal(t, []int{0, 1, 2, 3, 4}, sel(5, plugins.TaskOptions{}))
+	assert.Equal(t, []int{0, 1}, sel(5, plugins.TaskOptions{Limit: 2}))
+	assert.Equal(t, []int{0, 1, 2, 3, 4}, sel(5, plugins.TaskOptions{Limit: 20}))
+	// Ranges are inclusive, unioned, sorted; the limit applies after them.
+	assert.Equal(t, []int{1, 2, 3, 7}, sel(10, plugins.TaskOptions{Docs: []plugins.DocRange{{First: 7, Last: 7}, {First: 1, Last: 3}, {First: 2, Last: 2}}}))
+	assert.Equal(t, []int{1, 2}, sel(10, plugins.TaskOptions{Limit: 2, Docs: []plugins.DocRange{{First: 7, Last: 7}, {First: 1, Last: 3}}}))
+	// Past the end: clipped.
+	assert.Equal(t, []int{8, 9}, sel(10, plugins.TaskOptions{Docs: []plugins.DocRange{{First: 8, Last: 100}}}))
+
+	_, err := SelectDocs("t", 10, plugins.TaskOptions{Docs: []plugins.DocRange{{First: 10, Last: 20}}})
+	assert.ErrorContains(t, err, "t: no documents selected: the data has 10 documents (0-9)")
+	_, err = SelectDocs("t", 10, plugins.TaskOptions{Docs: []plugins.DocRange{{First: 5, Last: 4}}})
+	assert.ErrorContains(t, err, "bad document range 5-4")
+	_, err = SelectDocs("t", 10, plugins.TaskOptions{Limit: -1})
+	assert.ErrorContains(t, err, "limit -1 is negative")
+	_, err = SelectDocs("t", 0, plugins.TaskOptions{})
+	assert.ErrorContains(t, err, "the data has no documents")
+}
+
+func TestOptions(t *testing.T) {
+	specs := []plugins.OptionInfo{{Name: "data"}, {Name: "n", Default: "32"}, {Name: "group_by"}}
+	_, err := ParseOptions("mem", specs, map[string]string{"prefix": "1", "zz": "2"})
+	assert.ErrorContains(t, err, `mem: unknown option "prefix", "zz" (valid options: data, n, group_by; set them with --task-opt mem.KEY=VALUE)`)
+
+	o, err := ParseOptions("mem", specs, map[string]string{"group_by": " a, b ,,c"})
+	require.NoError(t, err)
+	n, err := o.Int("n", 1)
+	require.NoError(t, err)
+	assert.Equal(t, 32, n)
+	assert.False(t, o.IsSet("n"))
+	assert.Equal(t, []string{"a", "b", "c"}, o.List("group_by"))
+	assert.Nil(t, o.List("data"))
+
+	o, err = ParseOptions("mem", specs, map[string]string{"n": "0"})
+	require.NoError(t, err)
+	_, err = o.Int("n", 1)
+	assert.ErrorContains(t, err, "mem.n=0: must be at least 1")
+	o, _ = ParseOptions("mem", specs, map[string]string{"n": "3.5"})
+	_, err = o.Int("n", 1)
+	assert.ErrorContains(t, err, `mem.n="3.5": not an integer`)
+}
+
+func TestArgmaxIsNumpys(t *testing.T) {
+	assert.Equal(t, 1, Argmax([]float64{-2, -1, -1}))
+	assert.Equal(t, 0, Argmax([]float64{-1, -1}))
+	assert.Equal(t, 1, Argmax([]float64{0, math.NaN(), 5, math.NaN()}))
+	assert.Equal(t, 2, Argmax([]float64{math.Inf(-1), -1e300, 0}))
+	assert.Equal(t, 0, Argmax([]float64{math.Inf(-1), math.Inf(-1)}))
+	assert.Equal(t, -1, Argmax(nil))
+}
+
+func TestMeanAndStderr(t *testing.T) {
+	xs := []float64{1, 0, 1, 1}
+	assert.Equal(t, 0.75, Mean(xs))
+	// sample variance: (3*(0.25)^2 + 0.75^2)/3 = 0.25; stderr sqrt(0.25)/2.
+	assert.InDelta(t, 0.25, MeanStderr(xs), 1e-15)
+	assert.True(t, math.IsNaN(MeanStderr([]float64{1})))
+	assert.True(t, math.IsNaN(MeanStderr(nil)))
+	assert.True(t, math.IsNaN(Mean(nil)))
+	m := MeanMetric("acc", true, xs)
+	assert.Equal(t, plugins.MetricValue{Name: "acc", Value: 0.75, Stderr: 0.25, N: 4, HigherIsBetter: true}, m)
+}
+
+func TestBootstrapMatchesTheMeansStandardError(t *testing.T) {
+	// For the mean, the bootstrap stderr converges to the population-sd
+	// standard error sqrt((n-1)/n) * sample sd / sqrt(n) (lm-eval notes the
+	// same bias); with 20000 resamples it is within a few percent.
+	xs := []float64{3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3, 8, 4}
+	mean := func(s []int) float64 {
+		t := 0.0
+		for _, j := range s {
+			t += xs[j]
+		}
+		return t / float64(len(s))
+	}
+	n := float64(len(xs))
+	want := MeanStderr(xs) * math.Sqrt((n-1)/n)
+	got := BootstrapStderr(len(xs), 20000, 42, mean)
+	assert.InEpsilon(t, want, got, 0.03)
+	assert.Equal(t, got, BootstrapStderr(len(xs), 20000, 42, mean), "same seed, same result")
+	assert.NotEqual(t, got, BootstrapStderr(len(xs), 20000, 43, mean), "another seed, another draw")
+	assert.True(t, math.IsNaN(BootstrapStderr(len(xs), 0, 42, mean)))
+	assert.True(t, math.IsNaN(BootstrapStderr(0, 100, 42, mean)))
+}
+
+func TestPythonStringHelpers(t *testing.T) {
+	assert.Equal(t, "a b", PyStrip("\x1c\t a b \u00a0\u3000\n"))
+	assert.Equal(t, "He said", PyCapitalize("he said"))
+	assert.Equal(t, "The lady and bob", PyCapitalize("the lady and Bob"))
+	assert.Equal(t, "Élan", PyCapitalize("éLAN"))
+	assert.Equal(t, "", PyCapitalize(""))
+	assert.Equal(t, 4, CharLen("café"))
+	assert.Equal(t, 1, PyWordCount(""))
+	assert.Equal(t, 2, PyWordCount("a b"))
+	assert.Equal(t, 2, PyWordCount("a \t\n b"))
+	assert.Equal(t, 3, PyWordCount(" a b"), "a leading space makes an empty first word, as re.split does")
+	assert.Equal(t, 4, PyWordCount(" a b "))
+}
+
+func TestEachLineAndJSON(t *testing.T) {
+	fsys := fstest.MapFS{"d.jsonl": {Data: []byte("{\"a\": \"x\", \"n\": 3, \"k\": 1.5, \"b\": true}\r\n\n{\"a\": 2}\n")}}
+	src := EmbeddedSource(fsys, "d.jsonl", "t/d.jsonl")
+	var lines []int
+	err := src.EachJSONLine(func(line int, obj JSONObject) error {
+		lines = append(lines, line)
+		if line == 1 {
+			s, err := obj.String("a")
+			require.NoError(t, err)
+			assert.Equal(t, "x", s)
+			n, err := obj.Int("n")
+			require.NoError(t, err)
+			assert.Equal(t, 3, n)
+			for key, want := range map[string]string{"a": "x", "n": "3", "k": "1.5", "b": "true"} {
+				got, err := obj.Label(key)
+				require.NoError(t, err)
+				assert.Equal(t, want, got)
+			}
+			return nil
+		}
+		_, err := obj.String("a")
+		return err
+	})
+	assert.EqualError(t, err, `embedded:t/d.jsonl:3: field "a": want a string, got 2`)
+	assert.Equal(t, []int{1, 3}, lines, "blank lines are skipped but counted")
+
+	src = EmbeddedSource(fstest.MapFS{"d": {Data: []byte("null\n")}}, "d", "d")
+	assert.ErrorContains(t, src.EachJSONLine(func(int, JSONObject) error { return nil }), "d:1: bad JSON line")
+	src = EmbeddedSource(fstest.MapFS{"d": {Data: []byte("[1]\n")}}, "d", "d")
+	assert.ErrorContains(t, src.EachJSONLine(func(int, JSONObject) error { return nil }), "d:1: bad JSON line (want one JSON object per line)")
+}
+
+func TestSourceNotFoundAndBadGzip(t *testing.T) {
+	dir := t.TempDir()
+	_, err := FileSource(filepath.Join(dir, "missing.jsonl")).Open()
+	assert.ErrorContains(t, err, "missing.jsonl: file not found")
+	p := filepath.Join(dir, "bad.gz")
+	require.NoError(t, os.WriteFile(p, []byte{0x1f, 0x8b, 0, 0}, 0o644))
+	_, err = FileSource(p).ReadAll()
+	assert.ErrorContains(t, err, "bad.gz")
+}
+
+func TestCheckExchange(t *testing.T) {
+	want := []plugins.Request{
+		{DocIndex: 0, Index: 0, Loglikelihood: &plugins.LoglikelihoodRequest{Context: "c", Continuation: " a"}},
+		{DocIndex: 0, Index: 1, Rolling: &plugins.RollingRequest{IDs: []int32{1, 2}, ContextLen: 1}},
+		{DocIndex: 3, Index: 0, Generate: &plugins.GenerateRequest{Prefix: []int32{5}, NewTokens: 2}},
+	}
+	good := []plugins.Response{{Loglikelihood: &plugins.LoglikelihoodResult{}}, {Rolling: &plugins.RollingResult{}}, {Generate: &plugins.GenerateResult{}}}
+	require.NoError(t, CheckExchange("t", want, want, good))
+
+	other := append([]plugins.Request(nil), want...)
+	other[1] = plugins.Request{DocIndex: 0, Index: 1, Rolling: &plugins.RollingRequest{IDs: []int32{1, 3}, ContextLen: 1}}
+	assert.ErrorContains(t, CheckExchange("t", want, other, good), "t: request 1 (doc 0, index 1) is not the request these options make")
+
+	bad := []plugins.Response{{Loglikelihood: &plugins.LoglikelihoodResult{}}, {Generate: &plugins.GenerateResult{}}, {Generate: &plugins.GenerateResult{}}}
+	assert.ErrorContains(t, CheckExchange("t", want, want, bad), "response 1 (doc 0, index 1): want a rolling result, got generate")
+	empty := []plugins.Response{{Loglikelihood: &plugins.LoglikelihoodResult{}}, {}, {Generate: &plugins.GenerateResult{}}}
+	assert.ErrorContains(t, CheckExchange("t", want, want, empty), "want a rolling result, got empty")
+	assert.ErrorContains(t, CheckExchange("t", want, want, good[:2]), "t: score got 2 responses for 3 requests")
+}
