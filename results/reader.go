@@ -1,0 +1,514 @@
+package results
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/ipc"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/memscope/memscope/backends/intervention"
+)
+
+// NoResultsError says a directory holds no memscope tables.
+type NoResultsError struct{ Dir string }
+
+func (e *NoResultsError) Error() string {
+	return fmt.Sprintf("no memscope results in %s (expected %s; run memscope run --out %s first)", e.Dir, MetricsFile, e.Dir)
+}
+
+// FindRuns returns the run directories (those holding metrics.arrow) at or
+// below each path, sorted. A path that is itself a run directory is not
+// searched further. A path with no run anywhere below it is an error.
+func FindRuns(paths ...string) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, &NoResultsError{Dir: p}
+			}
+			return nil, err
+		}
+		if !st.IsDir() {
+			return nil, fmt.Errorf("%s is not a directory (give a run directory or a folder of run directories)", p)
+		}
+		var found []string
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() {
+				return nil
+			}
+			if _, err := os.Stat(filepath.Join(path, MetricsFile)); err == nil {
+				found = append(found, path)
+				return filepath.SkipDir
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("search %s: %w", p, err)
+		}
+		if len(found) == 0 {
+			return nil, &NoResultsError{Dir: p}
+		}
+		for _, f := range found {
+			if !seen[f] {
+				seen[f] = true
+				out = append(out, f)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// tableFile is an open table.
+type tableFile struct {
+	f    *os.File
+	r    *ipc.FileReader
+	info RunInfo
+}
+
+func (t *tableFile) Close() {
+	t.r.Close()
+	t.f.Close()
+}
+
+// openTable opens one table of a run directory and checks its metadata.
+func openTable(dir, table string, o options) (*tableFile, error) {
+	file, ok := TableFile(table)
+	if !ok {
+		return nil, fmt.Errorf("unknown table %q (choose metrics, docs or requests)", table)
+	}
+	path := filepath.Join(dir, file)
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			if table == TableMetrics {
+				return nil, &NoResultsError{Dir: dir}
+			}
+			return nil, fmt.Errorf("%s is missing: the run in %s is incomplete", path, dir)
+		}
+		return nil, err
+	}
+	// Always Go's garbage-collected allocator: arrow v17's ipc.FileReader
+	// never releases the dictionaries (and dictionary messages) it reads,
+	// which would leak from a reference-counting allocator. Records are
+	// only borrowed from the reader, so o.mem would buy nothing here.
+	r, err := ipc.NewFileReader(f, ipc.WithAllocator(memory.DefaultAllocator))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("read %s: %w (not an Arrow IPC file, or damaged)", path, err)
+	}
+	info, got, err := parseRunMetadata(r.Schema().Metadata())
+	if err != nil {
+		r.Close()
+		f.Close()
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if got != table {
+		r.Close()
+		f.Close()
+		return nil, fmt.Errorf("read %s: it holds table %q, not %q", path, got, table)
+	}
+	return &tableFile{f: f, r: r, info: info}, nil
+}
+
+// each calls fn for every record of the table, in order.
+func (t *tableFile) each(fn func(rec arrow.Record) error) error {
+	for i := range t.r.NumRecords() {
+		rec, err := t.r.Record(i)
+		if err != nil {
+			return err
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReadInfo reads the run's provenance from DIR/metrics.arrow.
+func ReadInfo(dir string, opts ...Option) (RunInfo, error) {
+	t, err := openTable(dir, TableMetrics, makeOptions(opts))
+	if err != nil {
+		return RunInfo{}, err
+	}
+	defer t.Close()
+	return t.info, nil
+}
+
+// ReadMetrics reads only the metrics table of a run (what the leaderboard
+// and the figures need).
+func ReadMetrics(dir string, opts ...Option) (*Run, error) {
+	o := makeOptions(opts)
+	run := &Run{Dir: dir}
+	t, err := openTable(dir, TableMetrics, o)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	run.Info = t.info
+	if err := t.each(func(rec arrow.Record) error { return readMetrics(rec, &run.Metrics) }); err != nil {
+		return nil, fmt.Errorf("read %s: %w", filepath.Join(dir, MetricsFile), err)
+	}
+	return run, nil
+}
+
+// Read reads all three tables of a run directory.
+func Read(dir string, opts ...Option) (*Run, error) {
+	o := makeOptions(opts)
+	run, err := ReadMetrics(dir, opts...)
+	if err != nil {
+		return nil, err
+	}
+	for _, table := range []string{TableDocs, TableRequests} {
+		t, err := openTable(dir, table, o)
+		if err != nil {
+			return nil, err
+		}
+		if t.info.RunID != run.Info.RunID {
+			t.Close()
+			return nil, fmt.Errorf("the tables in %s come from different runs (%s has run %s, %s has run %s): a run was interrupted while its tables were put in place; rerun it",
+				dir, MetricsFile, run.Info.RunID, table, t.info.RunID)
+		}
+		err = t.each(func(rec arrow.Record) error {
+			if table == TableDocs {
+				return readDocs(rec, &run.Docs)
+			}
+			return readRequests(rec, &run.Requests)
+		})
+		t.Close()
+		if err != nil {
+			file, _ := TableFile(table)
+			return nil, fmt.Errorf("read %s: %w", filepath.Join(dir, file), err)
+		}
+	}
+	return run, nil
+}
+
+// interventionFromColumns rebuilds an intervention from its spec and kind.
+func interventionFromColumns(spec, kind string) (intervention.Intervention, error) {
+	s, err := intervention.Parse(spec)
+	if err != nil {
+		return intervention.Intervention{}, err
+	}
+	if s.All || s.Each {
+		return intervention.Intervention{}, fmt.Errorf("intervention %q is not a concrete set of blocks", spec)
+	}
+	iv := intervention.New(s.Kind, s.Blocks...)
+	if kind != "" && string(iv.Kind) != kind {
+		return intervention.Intervention{}, fmt.Errorf("intervention %q does not have kind %q", spec, kind)
+	}
+	return iv, nil
+}
+
+// column access helpers -------------------------------------------------
+
+type colIndex map[string]int
+
+func indexColumns(s *arrow.Schema) colIndex {
+	m := colIndex{}
+	for i, f := range s.Fields() {
+		m[f.Name] = i
+	}
+	return m
+}
+
+func (c colIndex) get(rec arrow.Record, name string) (arrow.Array, error) {
+	i, ok := c[name]
+	if !ok {
+		return nil, fmt.Errorf("column %q is missing", name)
+	}
+	return rec.Column(i), nil
+}
+
+// stringGetter reads a string column, dictionary-encoded or plain.
+func stringGetter(a arrow.Array) (func(i int) string, error) {
+	switch a := a.(type) {
+	case *array.Dictionary:
+		d, ok := a.Dictionary().(*array.String)
+		if !ok {
+			return nil, fmt.Errorf("dictionary column holds %s, not strings", a.Dictionary().DataType())
+		}
+		return func(i int) string {
+			if a.IsNull(i) {
+				return ""
+			}
+			return d.Value(a.GetValueIndex(i))
+		}, nil
+	case *array.String:
+		return func(i int) string { return a.Value(i) }, nil
+	case *array.LargeString:
+		return func(i int) string { return a.Value(i) }, nil
+	}
+	return nil, fmt.Errorf("column holds %s, not strings", a.DataType())
+}
+
+func (c colIndex) strings(rec arrow.Record, name string) (func(int) string, error) {
+	a, err := c.get(rec, name)
+	if err != nil {
+		return nil, err
+	}
+	g, err := stringGetter(a)
+	if err != nil {
+		return nil, fmt.Errorf("column %q: %w", name, err)
+	}
+	return g, nil
+}
+
+func (c colIndex) int64s(rec arrow.Record, name string) (*array.Int64, error) {
+	a, err := c.get(rec, name)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := a.(*array.Int64)
+	if !ok {
+		return nil, fmt.Errorf("column %q holds %s, not int64", name, a.DataType())
+	}
+	return v, nil
+}
+
+func (c colIndex) float64s(rec arrow.Record, name string) (*array.Float64, error) {
+	a, err := c.get(rec, name)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := a.(*array.Float64)
+	if !ok {
+		return nil, fmt.Errorf("column %q holds %s, not float64", name, a.DataType())
+	}
+	return v, nil
+}
+
+func (c colIndex) bools(rec arrow.Record, name string) (*array.Boolean, error) {
+	a, err := c.get(rec, name)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := a.(*array.Boolean)
+	if !ok {
+		return nil, fmt.Errorf("column %q holds %s, not bool", name, a.DataType())
+	}
+	return v, nil
+}
+
+// cellReader rebuilds the Cell of each row of a record.
+type cellReader struct {
+	cols []func(int) string
+	// the last cell built, reused while rows repeat it (they do: a batch is one cell)
+	lastKey []string
+	last    Cell
+}
+
+func newCellReader(rec arrow.Record, c colIndex) (*cellReader, error) {
+	cr := &cellReader{}
+	for _, name := range CellColumns {
+		g, err := c.strings(rec, name)
+		if err != nil {
+			return nil, err
+		}
+		cr.cols = append(cr.cols, g)
+	}
+	return cr, nil
+}
+
+func (cr *cellReader) cell(i int) (Cell, error) {
+	vals := make([]string, len(cr.cols))
+	same := cr.lastKey != nil
+	for k, g := range cr.cols {
+		vals[k] = g(i)
+		if same && vals[k] != cr.lastKey[k] {
+			same = false
+		}
+	}
+	if same {
+		return cr.last, nil
+	}
+	// vals follow CellColumns: run_id model model_hash backend dtype intervention intervention_kind blocks task task_version task_category
+	iv, err := interventionFromColumns(vals[5], vals[6])
+	if err != nil {
+		return Cell{}, fmt.Errorf("row %d: %w", i, err)
+	}
+	cr.last = Cell{
+		Model: vals[1], ModelHash: vals[2], Backend: vals[3], DType: vals[4],
+		Intervention: iv,
+		Task:         vals[8], TaskVersion: vals[9], TaskCategory: vals[10],
+	}
+	cr.lastKey = vals
+	return cr.last, nil
+}
+
+func readMetrics(rec arrow.Record, out *[]MetricRow) error {
+	c := indexColumns(rec.Schema())
+	cells, err := newCellReader(rec, c)
+	if err != nil {
+		return err
+	}
+	metric, err := c.strings(rec, ColMetric)
+	if err != nil {
+		return err
+	}
+	value, err := c.float64s(rec, ColValue)
+	if err != nil {
+		return err
+	}
+	stderr, err := c.float64s(rec, ColStderr)
+	if err != nil {
+		return err
+	}
+	n, err := c.int64s(rec, ColN)
+	if err != nil {
+		return err
+	}
+	hib, err := c.bools(rec, ColHigherIsBetter)
+	if err != nil {
+		return err
+	}
+	for i := range int(rec.NumRows()) {
+		cell, err := cells.cell(i)
+		if err != nil {
+			return err
+		}
+		*out = append(*out, MetricRow{
+			Cell: cell, Metric: metric(i), Value: value.Value(i),
+			Stderr: nullableFloat(stderr, i), N: int(n.Value(i)), HigherIsBetter: hib.Value(i),
+		})
+	}
+	return nil
+}
+
+func nullableFloat(a *array.Float64, i int) float64 {
+	if a.IsNull(i) {
+		return math.NaN()
+	}
+	return a.Value(i)
+}
+
+func nullableIndex(a *array.Int64, i int) int {
+	if a.IsNull(i) {
+		return -1
+	}
+	return int(a.Value(i))
+}
+
+func readDocs(rec arrow.Record, out *[]DocRow) error {
+	c := indexColumns(rec.Schema())
+	cells, err := newCellReader(rec, c)
+	if err != nil {
+		return err
+	}
+	docIdx, err := c.int64s(rec, ColDocIndex)
+	if err != nil {
+		return err
+	}
+	gold, err := c.int64s(rec, ColGold)
+	if err != nil {
+		return err
+	}
+	pred, err := c.int64s(rec, ColPrediction)
+	if err != nil {
+		return err
+	}
+	llCol, err := c.get(rec, ColChoiceLogLikelihoods)
+	if err != nil {
+		return err
+	}
+	lls, ok := llCol.(*array.List)
+	if !ok {
+		return fmt.Errorf("column %q holds %s, not list<float64>", ColChoiceLogLikelihoods, llCol.DataType())
+	}
+	llVals, ok := lls.ListValues().(*array.Float64)
+	if !ok {
+		return fmt.Errorf("column %q holds %s, not list<float64>", ColChoiceLogLikelihoods, llCol.DataType())
+	}
+	reserved := reservedDocColumns()
+	type metricCol struct {
+		name string
+		a    *array.Float64
+	}
+	var metrics []metricCol
+	for i, f := range rec.Schema().Fields() {
+		if reserved[f.Name] {
+			continue
+		}
+		a, ok := rec.Column(i).(*array.Float64)
+		if !ok {
+			return fmt.Errorf("per-doc metric column %q holds %s, not float64", f.Name, f.Type)
+		}
+		metrics = append(metrics, metricCol{f.Name, a})
+	}
+	for i := range int(rec.NumRows()) {
+		cell, err := cells.cell(i)
+		if err != nil {
+			return err
+		}
+		d := DocRow{Cell: cell, DocIndex: int(docIdx.Value(i)), Gold: nullableIndex(gold, i), Prediction: nullableIndex(pred, i)}
+		if lls.IsValid(i) {
+			start, end := lls.ValueOffsets(i)
+			d.ChoiceLogLikelihoods = make([]float64, end-start)
+			for k := start; k < end; k++ {
+				d.ChoiceLogLikelihoods[k-start] = llVals.Value(int(k))
+			}
+		}
+		d.Metrics = map[string]float64{}
+		for _, m := range metrics {
+			if m.a.IsValid(i) {
+				d.Metrics[m.name] = m.a.Value(i)
+			}
+		}
+		*out = append(*out, d)
+	}
+	return nil
+}
+
+func readRequests(rec arrow.Record, out *[]RequestRow) error {
+	c := indexColumns(rec.Schema())
+	cells, err := newCellReader(rec, c)
+	if err != nil {
+		return err
+	}
+	var ints [4]*array.Int64
+	for k, name := range []string{ColDocIndex, ColRequestIndex, ColContextTokens, ColContinuationTokens} {
+		if ints[k], err = c.int64s(rec, name); err != nil {
+			return err
+		}
+	}
+	var strs [3]func(int) string
+	for k, name := range []string{ColRequestType, ColContext, ColContinuation} {
+		if strs[k], err = c.strings(rec, name); err != nil {
+			return err
+		}
+	}
+	ll, err := c.float64s(rec, ColLogLikelihood)
+	if err != nil {
+		return err
+	}
+	greedy, err := c.bools(rec, ColIsGreedy)
+	if err != nil {
+		return err
+	}
+	for i := range int(rec.NumRows()) {
+		cell, err := cells.cell(i)
+		if err != nil {
+			return err
+		}
+		*out = append(*out, RequestRow{
+			Cell: cell, DocIndex: int(ints[0].Value(i)), RequestIndex: int(ints[1].Value(i)),
+			RequestType: strs[0](i), Context: strs[1](i), Continuation: strs[2](i),
+			LogLikelihood: ll.Value(i), IsGreedy: greedy.Value(i),
+			ContextTokens: int(ints[2].Value(i)), ContinuationTokens: int(ints[3].Value(i)),
+		})
+	}
+	return nil
+}
