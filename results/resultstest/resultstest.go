@@ -163,8 +163,8 @@ func cell(m Model, iv intervention.Intervention, t Task) results.CellResult {
 				doc.ChoiceLogLikelihoods = append(doc.ChoiceLogLikelihoods, round(-1.5-float64(k)-0.1*float64(d)-abil))
 				res.Requests = append(res.Requests, results.RequestRow{
 					Cell: c, DocIndex: d, RequestIndex: k, RequestType: results.RequestLoglikelihood,
-					Context:      fmt.Sprintf("Question: how do I do thing %d?\nAnswer:", d),
-					Continuation: fmt.Sprintf(" solution %d", k),
+					Context:       fmt.Sprintf("Question: how do I do thing %d?\nAnswer:", d),
+					Continuation:  fmt.Sprintf(" solution %d", k),
 					LogLikelihood: doc.ChoiceLogLikelihoods[k], IsGreedy: k == doc.Prediction,
 					ContextTokens: 9 + d, ContinuationTokens: 2,
 				})
