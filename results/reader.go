@@ -12,7 +12,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/ipc"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/memscope/memscope/backends/intervention"
 )
@@ -105,7 +104,7 @@ func openTable(dir, table string, o options) (*tableFile, error) {
 	// never releases the dictionaries (and dictionary messages) it reads,
 	// which would leak from a reference-counting allocator. Records are
 	// only borrowed from the reader, so o.mem would buy nothing here.
-	r, err := ipc.NewFileReader(f, ipc.WithAllocator(memory.DefaultAllocator))
+	r, err := ipc.NewFileReader(f, ipc.WithAllocator(gcAlloc))
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("read %s: %w (not an Arrow IPC file, or damaged)", path, err)
@@ -303,49 +302,78 @@ func (c colIndex) bools(rec arrow.Record, name string) (*array.Boolean, error) {
 	return v, nil
 }
 
-// cellReader rebuilds the Cell of each row of a record.
+// cellReader rebuilds the Cell of each row of a record. Rows of a batch
+// mostly share one cell, so the last cell is reused while the rows'
+// dictionary codes stay the same.
 type cellReader struct {
-	cols []func(int) string
-	// the last cell built, reused while rows repeat it (they do: a batch is one cell)
-	lastKey []string
-	last    Cell
+	codes []func(int) int // per cell column: the row's dictionary code (nil: not dictionary-encoded)
+	vals  []func(int) string
+	key   []int
+	skey  []string
+	have  bool
+	last  Cell
 }
 
 func newCellReader(rec arrow.Record, c colIndex) (*cellReader, error) {
-	cr := &cellReader{}
+	cr := &cellReader{key: make([]int, len(CellColumns)), skey: make([]string, len(CellColumns))}
 	for _, name := range CellColumns {
 		g, err := c.strings(rec, name)
 		if err != nil {
 			return nil, err
 		}
-		cr.cols = append(cr.cols, g)
+		cr.vals = append(cr.vals, g)
+		a, _ := c.get(rec, name)
+		if d, ok := a.(*array.Dictionary); ok {
+			cr.codes = append(cr.codes, func(i int) int {
+				if d.IsNull(i) {
+					return -1
+				}
+				return d.GetValueIndex(i)
+			})
+		} else {
+			cr.codes = append(cr.codes, nil)
+		}
 	}
 	return cr, nil
 }
 
 func (cr *cellReader) cell(i int) (Cell, error) {
-	vals := make([]string, len(cr.cols))
-	same := cr.lastKey != nil
-	for k, g := range cr.cols {
-		vals[k] = g(i)
-		if same && vals[k] != cr.lastKey[k] {
+	same := cr.have
+	for k := range cr.vals {
+		if g := cr.codes[k]; g != nil {
+			code := g(i)
+			if code != cr.key[k] {
+				same = false
+				cr.key[k] = code
+			}
+			continue
+		}
+		v := cr.vals[k](i)
+		if v != cr.skey[k] {
 			same = false
+			cr.skey[k] = v
 		}
 	}
 	if same {
 		return cr.last, nil
 	}
-	// vals follow CellColumns: run_id model model_hash backend dtype intervention intervention_kind blocks task task_version task_category
-	iv, err := interventionFromColumns(vals[5], vals[6])
+	v := make([]string, len(cr.vals))
+	for k, g := range cr.vals {
+		v[k] = g(i)
+	}
+	// v follows CellColumns: run_id model model_hash backend dtype
+	// intervention intervention_kind blocks task task_version task_category
+	iv, err := interventionFromColumns(v[5], v[6])
 	if err != nil {
+		cr.have = false
 		return Cell{}, fmt.Errorf("row %d: %w", i, err)
 	}
 	cr.last = Cell{
-		Model: vals[1], ModelHash: vals[2], Backend: vals[3], DType: vals[4],
+		Model: v[1], ModelHash: v[2], Backend: v[3], DType: v[4],
 		Intervention: iv,
-		Task:         vals[8], TaskVersion: vals[9], TaskCategory: vals[10],
+		Task:         v[8], TaskVersion: v[9], TaskCategory: v[10],
 	}
-	cr.lastKey = vals
+	cr.have = true
 	return cr.last, nil
 }
 

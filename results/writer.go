@@ -47,6 +47,11 @@ func makeOptions(opts []Option) options {
 	return o
 }
 
+// gcAlloc is Go's garbage-collected allocator, for the Arrow memory that
+// must not come from a reference-counting allocator (see Close and
+// openTable).
+var gcAlloc = memory.NewGoAllocator()
+
 // maxBatchRows bounds the rows of one record batch in the tables.
 const maxBatchRows = 1 << 16
 
@@ -439,7 +444,7 @@ func (w *Writer) Close() (err error) {
 	// reference-counting allocator they would leak.
 	dicts := map[string]arrow.Array{}
 	for name, m := range w.dicts {
-		dicts[name] = m.array(memory.DefaultAllocator)
+		dicts[name] = m.array(gcAlloc)
 	}
 	defer func() {
 		for _, d := range dicts {
