@@ -372,3 +372,19 @@ func TestConcurrentFloat32(t *testing.T) {
 	wg.Wait()
 	assert.Empty(t, failures)
 }
+
+func TestFloat32IntoAndClose(t *testing.T) {
+	dir := modelDir(t, smallConfig, smallModel())
+	ck, err := Open(dir)
+	require.NoError(t, err)
+	want, err := ck.Float32("embed_out.weight")
+	require.NoError(t, err)
+	dst := make([]float32, 80)
+	require.NoError(t, ck.Float32Into("embed_out.weight", dst))
+	assert.Equal(t, want, dst)
+	require.ErrorContains(t, ck.Float32Into("embed_out.weight", make([]float32, 3)), "has 80 elements, destination holds 3")
+	require.ErrorContains(t, ck.Float32Into("nope", dst), "has no tensor nope")
+	require.NoError(t, ck.Close())
+	_, err = ck.Float32("embed_out.weight")
+	require.ErrorContains(t, err, filepath.Join(dir, "model.safetensors")+": file is closed")
+}

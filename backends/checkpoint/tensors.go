@@ -46,6 +46,17 @@ func (ck *Checkpoint) Float32(name string) ([]float32, error) {
 	return out, nil
 }
 
+// Float32Into converts the named tensor into dst, which must hold exactly
+// its number of elements (lets an engine fill its own buffers without an
+// extra copy).
+func (ck *Checkpoint) Float32Into(name string, dst []float32) error {
+	e, err := ck.lookup(name)
+	if err != nil {
+		return err
+	}
+	return e.file.Float32Into(e.tensor, dst)
+}
+
 // Require is Float32 after checking that the tensor exists with exactly
 // the given shape.
 func (ck *Checkpoint) Require(name string, shape ...int) ([]float32, error) {

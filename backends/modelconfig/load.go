@@ -223,7 +223,7 @@ func expandAttentionTypes(f *fields, numLayers int) ([]string, error) {
 				return nil, fmt.Errorf("%s: attention type %q is not supported (want %q or %q)", f.source, t, AttentionGlobal, AttentionLocal)
 			}
 		}
-		if len(out)+reps*len(types) > 1<<20 {
+		if reps > 1<<20 || len(types) > 1<<20 || len(out)+reps*len(types) > 1<<20 {
 			return nil, fmt.Errorf("%s: attention_types expands to too many layers", f.source)
 		}
 		for range reps {
