@@ -103,11 +103,10 @@ func parseNeoX(f *fields) (Config, error) {
 // neoxRotary reads the rotary settings from any of the forms transformers
 // has written: rotary_pct / rotary_emb_base (classic Pythia), top-level
 // partial_rotary_factor / rope_theta, or rope_parameters (transformers 5).
-// Where several are present they must agree.
+// A rope_scaling object is accepted only when it says rope_type "default"
+// (newer exports may write the plain settings there). Where several forms
+// are present they must agree.
 func neoxRotary(f *fields) (pct, base float64, err error) {
-	if f.present("rope_scaling") {
-		return 0, 0, fmt.Errorf("%s: rope_scaling %s is not supported; memscope runs GPT-NeoX with plain (default) rotary embeddings", f.source, compact(f.raw["rope_scaling"]))
-	}
 	type source struct {
 		name string
 		val  float64
@@ -115,31 +114,44 @@ func neoxRotary(f *fields) (pct, base float64, err error) {
 	var pcts, bases []source
 	add := func(list *[]source, name string, g *fields) {
 		if g.present(name) {
-			*list = append(*list, source{name, g.reqFloat(name)})
+			*list = append(*list, source{g.prefix + name, g.reqFloat(name)})
 		}
 	}
 	add(&pcts, "rotary_pct", f)
 	add(&pcts, "partial_rotary_factor", f)
 	add(&bases, "rotary_emb_base", f)
 	add(&bases, "rope_theta", f)
-	if f.present("rope_parameters") {
+	for _, key := range []string{"rope_parameters", "rope_scaling"} {
+		if !f.present(key) {
+			continue
+		}
 		var rp map[string]json.RawMessage
-		dec := json.NewDecoder(bytes.NewReader(f.raw["rope_parameters"]))
+		dec := json.NewDecoder(bytes.NewReader(f.raw[key]))
 		dec.UseNumber()
 		if err := dec.Decode(&rp); err != nil || rp == nil {
-			return 0, 0, fmt.Errorf("%s: rope_parameters must be an object", f.source)
+			return 0, 0, fmt.Errorf("%s: %s must be an object, got %s", f.source, key, compact(f.raw[key]))
 		}
-		g := &fields{raw: rp, source: f.source, prefix: "rope_parameters."}
-		if t := g.str("rope_type", "default"); t != "default" {
-			return 0, 0, fmt.Errorf("%s: rope_parameters.rope_type %q is not supported; memscope runs GPT-NeoX with rope_type \"default\"", f.source, t)
+		g := &fields{raw: rp, source: f.source, prefix: key + "."}
+		typ := g.str("rope_type", "")
+		if typ == "" {
+			typ = g.str("type", "") // older spelling
+		}
+		if typ == "" && key == "rope_parameters" {
+			typ = "default"
+		}
+		if g.err != nil {
+			return 0, 0, g.err
+		}
+		if typ != "default" {
+			return 0, 0, fmt.Errorf("%s: %s %s is not supported; memscope runs GPT-NeoX with plain rotary embeddings (rope_type \"default\")", f.source, key, compact(f.raw[key]))
 		}
 		add(&pcts, "partial_rotary_factor", g)
 		add(&bases, "rope_theta", g)
 		for k := range rp {
 			switch k {
-			case "rope_type", "partial_rotary_factor", "rope_theta":
+			case "rope_type", "type", "partial_rotary_factor", "rope_theta":
 			default:
-				return 0, 0, fmt.Errorf("%s: rope_parameters.%s is not supported; memscope runs plain rotary embeddings (rope_type, rope_theta, partial_rotary_factor)", f.source, k)
+				return 0, 0, fmt.Errorf("%s: %s.%s is not supported; memscope runs plain rotary embeddings (rope_type, rope_theta, partial_rotary_factor)", f.source, key, k)
 			}
 		}
 		if g.err != nil {

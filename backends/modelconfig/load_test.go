@@ -128,6 +128,8 @@ func TestNeoXRotaryForms(t *testing.T) {
 		{"rope_parameters agreeing with classic", map[string]any{"rotary_pct": 0.25, "rotary_emb_base": 10000,
 			"rope_parameters": map[string]any{"rope_theta": 10000.0, "partial_rotary_factor": 0.25}}, 0.25, 10000},
 		{"null rope_scaling", map[string]any{"rope_scaling": nil}, 0.25, 10000},
+		{"default rope_scaling", map[string]any{"rope_scaling": map[string]any{"rope_type": "default", "rope_theta": 10000, "partial_rotary_factor": 0.5}}, 0.5, 10000},
+		{"rope_parameters without type", map[string]any{"rope_parameters": map[string]any{"rope_theta": 20000}}, 0.25, 20000},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -185,11 +187,13 @@ func TestInvalidConfigs(t *testing.T) {
 		{"zero layers", neox(map[string]any{"num_hidden_layers": 0}), "number of layers must be positive, got 0"},
 		{"negative eps", neox(map[string]any{"layer_norm_eps": -1}), "layer norm epsilon must be positive"},
 		{"unsupported activation", neox(map[string]any{"hidden_act": "relu"}), `hidden_act "relu" is not supported`},
-		{"rope_scaling", neox(map[string]any{"rope_scaling": map[string]any{"type": "linear", "factor": 2}}), `rope_scaling {"factor":2,"type":"linear"} is not supported`},
-		{"rope_type", neox(map[string]any{"rope_parameters": map[string]any{"rope_type": "yarn", "rope_theta": 10000}}), `rope_parameters.rope_type "yarn" is not supported`},
+		{"rope_scaling", neox(map[string]any{"rope_scaling": map[string]any{"type": "linear", "factor": 2}}), `rope_scaling {"factor":2,"type":"linear"} is not supported; memscope runs GPT-NeoX with plain rotary embeddings (rope_type "default")`},
+		{"rope_type", neox(map[string]any{"rope_parameters": map[string]any{"rope_type": "yarn", "rope_theta": 10000}}), `rope_parameters {"rope_theta":10000,"rope_type":"yarn"} is not supported`},
 		{"rope extra parameter", neox(map[string]any{"rope_parameters": map[string]any{"rope_type": "default", "factor": 2.0}}), "rope_parameters.factor is not supported"},
-		{"rope_parameters not object", neox(map[string]any{"rope_parameters": 3}), "rope_parameters must be an object"},
-		{"rotary disagreement", neox(map[string]any{"rotary_pct": 0.25, "rope_parameters": map[string]any{"partial_rotary_factor": 0.5}}), "rotary_pct = 0.25 and partial_rotary_factor = 0.5 disagree"},
+		{"rope_parameters not object", neox(map[string]any{"rope_parameters": 3}), "rope_parameters must be an object, got 3"},
+		{"rope_scaling without type", neox(map[string]any{"rope_scaling": map[string]any{"factor": 2.0}}), `rope_scaling {"factor":2} is not supported`},
+		{"rope_scaling dynamic", neox(map[string]any{"rope_scaling": map[string]any{"type": "dynamic", "factor": 2.0}}), `rope_scaling {"factor":2,"type":"dynamic"} is not supported`},
+		{"rotary disagreement", neox(map[string]any{"rotary_pct": 0.25, "rope_parameters": map[string]any{"partial_rotary_factor": 0.5}}), "rotary_pct = 0.25 and rope_parameters.partial_rotary_factor = 0.5 disagree"},
 		{"rotary_pct zero", neox(map[string]any{"rotary_pct": 0}), "rotary_pct must be in (0, 1]"},
 		{"rotary dims odd", neox(map[string]any{"rotary_pct": 0.125}), "must be even"},
 		{"neo attention count", neo(map[string]any{"num_layers": 4}), "attention_types expands to 3 layers but num_layers is 4"},
