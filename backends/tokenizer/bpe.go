@@ -64,17 +64,25 @@ func (t *Tokenizer) mergeWord(dst []int32, word string) []int32 {
 	dst = t.appendSymbols(dst, word)
 	syms := dst[start:]
 	if len(syms) >= heapThreshold {
-		n := mergeHeap(t, syms)
-		return dst[:start+n]
+		return dst[:start+mergeHeap(t, syms)]
 	}
+	return dst[:start+mergeScan(t, syms)]
+}
+
+// mergeScan merges short words: after each merge it rescans the pairs for
+// the lowest rank. It rewrites syms in place and returns the new length.
+func mergeScan(t *Tokenizer, syms []int32) int {
 	if len(syms) < 2 {
-		return dst
+		return len(syms)
 	}
 	// pairs[i] describes the merge of syms[i] and syms[i+1].
 	var buf [heapThreshold]uint64
-	pairs := buf[:len(syms)-1]
-	for i := range pairs {
-		pairs[i] = t.merge(syms[i], syms[i+1])
+	pairs := buf[:0]
+	if len(syms)-1 > len(buf) {
+		pairs = make([]uint64, 0, len(syms)-1)
+	}
+	for i := 0; i+1 < len(syms); i++ {
+		pairs = append(pairs, t.merge(syms[i], syms[i+1]))
 	}
 	for len(pairs) > 0 {
 		// A rank names one merge, so comparing whole entries orders by
@@ -100,7 +108,7 @@ func (t *Tokenizer) mergeWord(dst []int32, word string) []int32 {
 			pairs[bi] = t.merge(syms[bi], syms[bi+1])
 		}
 	}
-	return dst[:start+len(syms)]
+	return len(syms)
 }
 
 // appendSymbols appends the initial BPE symbols of word: one per byte

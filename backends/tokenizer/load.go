@@ -49,7 +49,9 @@ func LoadFile(path string, opts ...Option) (*Tokenizer, error) {
 	if err := json.Unmarshal(data, &top); err != nil {
 		return nil, fmt.Errorf("load tokenizer %s: not valid JSON: %w", path, err)
 	}
-	if _, ok := top["model"]; ok {
+	// A tokenizer.json has a "model" section; a vocab.json may have a
+	// token "model" too, but its value is an id.
+	if m, ok := top["model"]; ok && !isNumber(m) {
 		t, err := fromTokenizerJSON(data, newOptions(opts))
 		if err != nil {
 			return nil, fmt.Errorf("load tokenizer %s: %w", path, err)
@@ -128,6 +130,11 @@ type componentJSON struct {
 	Decoders       []json.RawMessage `json:"decoders"`
 }
 
+func isNumber(raw json.RawMessage) bool {
+	var n json.Number
+	return json.Unmarshal(raw, &n) == nil
+}
+
 func isNull(raw json.RawMessage) bool {
 	return len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null"
 }
@@ -159,15 +166,22 @@ func parseModel(raw json.RawMessage, spec *bpeSpec) error {
 	if isNull(raw) {
 		return errors.New(`no "model" section; ` + supportedModels)
 	}
-	var m modelJSON
-	if err := json.Unmarshal(raw, &m); err != nil {
+	var head struct {
+		Type   string          `json:"type"`
+		Merges json.RawMessage `json:"merges"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
 		return fmt.Errorf("malformed \"model\" section: %w", err)
 	}
-	if m.Type == "" && m.Merges != nil { // files from before "type" was written
-		m.Type = "BPE"
+	if head.Type == "" && head.Merges != nil { // files from before "type" was written
+		head.Type = "BPE"
 	}
-	if m.Type != "BPE" {
-		return fmt.Errorf("model type %q is not supported; %s", m.Type, supportedModels)
+	if head.Type != "BPE" {
+		return fmt.Errorf("model type %q is not supported; %s", head.Type, supportedModels)
+	}
+	var m modelJSON
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return fmt.Errorf("malformed BPE \"model\" section: %w", err)
 	}
 	if m.Dropout != nil && *m.Dropout > 0 {
 		return fmt.Errorf("BPE dropout %g is not supported: it makes encoding random; set \"dropout\" to null", *m.Dropout)

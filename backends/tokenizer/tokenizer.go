@@ -28,7 +28,11 @@
 // is treated as one character of its own that is neither letter, number nor
 // space (the class U+FFFD would have), normalization passes it through
 // unchanged, and byte-level BPE encodes it like any other byte. So no byte is
-// lost or altered: DecodeBytes(Encode(s)) == s for every s. Decode, like HF,
+// lost or altered: DecodeBytes(Encode(s)) == s for every s (NFC(s) with an
+// NFC normalizer) — provided the vocabulary has the byte's character.
+// GPT-2's has all 256; GPT-NeoX's lacks the 13 bytes that never occur in
+// UTF-8 (C0, C1, F5–FF), and those are dropped, as HF drops any character
+// missing from a vocabulary that has no unk token. Decode, like HF,
 // returns valid UTF-8: it replaces each maximal invalid subsequence with
 // U+FFFD exactly as Rust's String::from_utf8_lossy does (this is what HF
 // returns for ids that split a UTF-8 character).
