@@ -46,7 +46,7 @@ func (s Source) Open() (io.ReadCloser, error) {
 	br := bufio.NewReaderSize(f, 1<<16)
 	magic, _ := br.Peek(3)
 	switch {
-	case bytes.HasPrefix(magic, []byte("BZh")):
+	case len(magic) == 3 && string(magic[:3]) == "BZh" && isBzip2Level(br):
 		return readCloser{bzip2.NewReader(br), f}, nil
 	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
 		zr, err := gzip.NewReader(br)
@@ -57,6 +57,13 @@ func (s Source) Open() (io.ReadCloser, error) {
 		return readCloser{zr, f}, nil
 	}
 	return readCloser{br, f}, nil
+}
+
+// isBzip2Level checks the block-size digit after "BZh", so that a text
+// file that merely starts with "BZh" is not taken for bzip2.
+func isBzip2Level(br *bufio.Reader) bool {
+	b, _ := br.Peek(4)
+	return len(b) == 4 && b[3] >= '1' && b[3] <= '9'
 }
 
 type readCloser struct {
