@@ -57,7 +57,7 @@ func tinyRun(t *testing.T) string {
 		Intervention: intervention.New(intervention.AttnZero, 0, 1), Task: "custom", TaskVersion: "0.1", TaskCategory: "reasoning"}
 	require.NoError(t, w.Add(results.CellResult{Cell: odd,
 		Metrics: []results.MetricRow{{Metric: "acc", Value: math.NaN(), Stderr: math.Inf(1), N: 0, HigherIsBetter: true}},
-		Docs: []results.DocRow{{DocIndex: 0, Gold: 1, Prediction: -1, ChoiceLogLikelihoods: []float64{math.Inf(-1), -1e-7}, Metrics: map[string]float64{"acc": 0}}},
+		Docs:    []results.DocRow{{DocIndex: 0, Gold: 1, Prediction: -1, ChoiceLogLikelihoods: []float64{math.Inf(-1), -1e-7}, Metrics: map[string]float64{"acc": 0}}},
 		Requests: []results.RequestRow{{DocIndex: 0, RequestIndex: 1, RequestType: results.RequestLoglikelihood,
 			Context: "He said \"naïve\" <b>, then\ttab", Continuation: " ✓ done,\r\n", LogLikelihood: math.Inf(-1), ContextTokens: 12, ContinuationTokens: 3}},
 	}))
