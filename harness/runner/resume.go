@@ -1,0 +1,114 @@
+package runner
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/memscope/memscope/internal/atomicfile"
+	"github.com/memscope/memscope/plugins"
+)
+
+// StateDir is the folder inside --out that keeps finished cells between
+// runs, so that re-running the same command resumes.
+const StateDir = ".memscope-state"
+
+// savedCell is what a finished cell leaves in StateDir: the backend's
+// answers and the task's scores. Result rows are rebuilt from them (and
+// the task's requests) the same way for fresh and resumed cells, so a
+// resumed run writes the same tables as an uninterrupted one.
+type savedCell struct {
+	Key       string
+	Cell      string // human-readable, for someone looking at the files
+	Responses []plugins.Response
+	Scores    plugins.Scores
+	Elapsed   time.Duration
+}
+
+const savedMagic = "memscope-cell-v1\n"
+
+type resumeStore struct{ dir string }
+
+func openResume(outDir string) (*resumeStore, error) {
+	dir := filepath.Join(outDir, StateDir, "cells")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("results folder %s: %w", outDir, err)
+	}
+	return &resumeStore{dir: dir}, nil
+}
+
+func (s *resumeStore) path(key string) string { return filepath.Join(s.dir, key+".gob") }
+
+// load returns the saved cell under key; ok is false when there is none.
+// A damaged file is reported as an error so the caller can warn and
+// recompute.
+func (s *resumeStore) load(key string) (c *savedCell, ok bool, err error) {
+	data, err := os.ReadFile(s.path(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	c, err = decodeSaved(data)
+	if err != nil {
+		return nil, false, fmt.Errorf("finished cell %s: %w", s.path(key), err)
+	}
+	if c.Key != key {
+		return nil, false, fmt.Errorf("finished cell %s: holds cell %s", s.path(key), c.Key)
+	}
+	return c, true, nil
+}
+
+func (s *resumeStore) save(c *savedCell) error {
+	data, err := encodeSaved(c)
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(s.path(c.Key), data, 0o644)
+}
+
+// encodeSaved is magic ‖ gob ‖ sha256(gob).
+func encodeSaved(c *savedCell) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString(savedMagic)
+	if err := gob.NewEncoder(&buf).Encode(c); err != nil {
+		return nil, fmt.Errorf("encode finished cell: %w", err)
+	}
+	sum := sha256.Sum256(buf.Bytes()[len(savedMagic):])
+	buf.Write(sum[:])
+	return buf.Bytes(), nil
+}
+
+func decodeSaved(data []byte) (*savedCell, error) {
+	if len(data) < len(savedMagic)+sha256.Size || string(data[:len(savedMagic)]) != savedMagic {
+		return nil, errors.New("not a memscope cell file")
+	}
+	body := data[len(savedMagic) : len(data)-sha256.Size]
+	sum := sha256.Sum256(body)
+	if !bytes.Equal(sum[:], data[len(data)-sha256.Size:]) {
+		return nil, errors.New("checksum mismatch (damaged file)")
+	}
+	var c savedCell
+	if err := gob.NewDecoder(bytes.NewReader(body)).Decode(&c); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	return &c, nil
+}
+
+// normalize sends a freshly computed cell through the same encoding a
+// resumed one went through, so both give identical rows (gob turns empty
+// slices into nil, for example).
+func normalize(c *savedCell) (*savedCell, error) {
+	data, err := encodeSaved(c)
+	if err != nil {
+		return nil, err
+	}
+	return decodeSaved(data)
+}
