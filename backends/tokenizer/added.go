@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -23,6 +24,7 @@ type AddedToken struct {
 // single_word, lstrip and rstrip rules of find_matches.
 type addedMatcher struct {
 	first  [256]bool // bytes that start some token
+	only   int       // the one byte every token starts with, or -1
 	nodes  []trieNode
 	tokens []AddedToken
 }
@@ -71,6 +73,16 @@ func newAddedMatcher(tokens []AddedToken, patterns []string) *addedMatcher {
 	if len(m.tokens) == 0 {
 		return nil
 	}
+	m.only = -1
+	for b, ok := range m.first {
+		if ok {
+			if m.only != -1 {
+				m.only = -1
+				break
+			}
+			m.only = b
+		}
+	}
 	return m
 }
 
@@ -78,7 +90,15 @@ func newAddedMatcher(tokens []AddedToken, patterns []string) *addedMatcher {
 // token index, or ok=false.
 func (m *addedMatcher) find(s string, from int) (start, end int, tok int32, ok bool) {
 	for i := from; i < len(s); i++ {
-		if !m.first[s[i]] {
+		if m.only >= 0 {
+			// Common case (<|…|> tokens, GPT-NeoX's space runs): jump to
+			// the next candidate with a vectorized search.
+			k := strings.IndexByte(s[i:], byte(m.only))
+			if k < 0 {
+				break
+			}
+			i += k
+		} else if !m.first[s[i]] {
 			continue
 		}
 		n, best := int32(0), int32(-1)

@@ -5,7 +5,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 )
 
 // Merges are kept in one map from the pair of ids (a<<32 | b) to
@@ -250,63 +250,54 @@ func (h *mergeQueue) pop() uint64 {
 	return top
 }
 
-// wordCache maps words to their BPE ids. It is sharded to keep lock
-// contention low under EncodeBatch, and bounded: a shard that fills up is
-// emptied and refilled with the words seen from then on, which keeps the
-// frequent words cached at a fixed memory cost.
+// wordCache maps words to their BPE ids. It is a direct-mapped table of
+// atomic pointers: a word goes in the slot its hash selects and replaces
+// whatever was there. Reads take no lock (EncodeBatch scales across cores),
+// memory is bounded by the slot count, and frequent words, being written
+// back whenever they are evicted, stay cached.
 type wordCache struct {
-	seed     maphash.Seed
-	perShard int
-	shards   [cacheShards]cacheShard
+	seed  maphash.Seed
+	mask  uint64
+	slots []atomic.Pointer[cacheEntry]
 }
 
-const cacheShards = 32
-
-type cacheShard struct {
-	mu sync.RWMutex
-	m  map[string][]int32
-	_  [40]byte // keep shards on separate cache lines
+type cacheEntry struct {
+	word string
+	ids  []int32
 }
 
+// newWordCache makes a cache of about size slots (a power of two), or nil.
 func newWordCache(size int) *wordCache {
 	if size <= 0 {
 		return nil
 	}
-	c := &wordCache{seed: maphash.MakeSeed(), perShard: max(size/cacheShards, 1)}
-	for i := range c.shards {
-		c.shards[i].m = make(map[string][]int32)
+	n := 1
+	for n < size {
+		n *= 2
 	}
-	return c
+	return &wordCache{seed: maphash.MakeSeed(), mask: uint64(n - 1), slots: make([]atomic.Pointer[cacheEntry], n)}
 }
 
-func (c *wordCache) shard(word string) *cacheShard {
-	return &c.shards[maphash.String(c.seed, word)%cacheShards]
+func (c *wordCache) slot(word string) *atomic.Pointer[cacheEntry] {
+	return &c.slots[maphash.String(c.seed, word)&c.mask]
 }
 
 func (c *wordCache) get(word string) ([]int32, bool) {
-	s := c.shard(word)
-	s.mu.RLock()
-	ids, ok := s.m[word]
-	s.mu.RUnlock()
-	return ids, ok
+	if e := c.slot(word).Load(); e != nil && e.word == word {
+		return e.ids, true
+	}
+	return nil, false
 }
 
+// put stores a word; the caller gives up word and ids (they must not alias
+// the text being encoded or the output).
 func (c *wordCache) put(word string, ids []int32) {
-	s := c.shard(word)
-	s.mu.Lock()
-	if len(s.m) >= c.perShard {
-		s.m = make(map[string][]int32, c.perShard)
-	}
-	s.m[word] = ids
-	s.mu.Unlock()
+	c.slot(word).Store(&cacheEntry{word, ids})
 }
 
 // reset empties the cache (benchmarks measure the cold path with it).
 func (c *wordCache) reset() {
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.Lock()
-		s.m = make(map[string][]int32)
-		s.mu.Unlock()
+	for i := range c.slots {
+		c.slots[i].Store(nil)
 	}
 }
