@@ -147,7 +147,7 @@ func load(opts plugins.TaskOptions, announce bool) (*corpus, error) {
 		if len(names) > 12 {
 			names = append(names[:12], "…")
 		}
-		taskkit.Logf("%s: %d text documents: %s", name, len(c.docs), strings.Join(names, ", "))
+		taskkit.Logf(name, "%d text documents: %s", len(c.docs), strings.Join(names, ", "))
 	}
 	return c, nil
 }

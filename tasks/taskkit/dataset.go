@@ -33,8 +33,8 @@ func (d Dataset) Source(opts Options, announce bool) Source {
 		return FileSource(path)
 	}
 	if announce {
-		Logf("%s: using the embedded first %d of %d documents; for the full set pass --task-opt %s.data=PATH to %s (%s)",
-			d.Task, d.EmbeddedDocs, d.FullDocs, d.Task, d.FileName, d.Where)
+		Logf(d.Task, "using the embedded first %d of %d documents; for the full set pass --task-opt %s.data=PATH to %s (%s)",
+			d.EmbeddedDocs, d.FullDocs, d.Task, d.FileName, d.Where)
 	}
 	return EmbeddedSource(d.FS, d.EmbeddedPath, d.Task+"/"+filepath.Base(d.EmbeddedPath))
 }

@@ -2,11 +2,12 @@ package taskkit
 
 import (
 	"fmt"
-	"os"
+
+	"github.com/memscope/memscope/plugins"
 )
 
-// Logf writes one informational line to stderr, which go-plugin forwards to
-// the harness's log.
-func Logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, format+"\n", args...)
+// Logf logs one informational line for task through plugins.PluginLogger,
+// which the harness shows in its own log.
+func Logf(task, format string, args ...any) {
+	plugins.PluginLogger(task).Info(fmt.Sprintf(format, args...))
 }

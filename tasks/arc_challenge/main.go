@@ -1,0 +1,8 @@
+// Command memscope-task-arc_challenge is memscope's arc_challenge task plugin (lm-evaluation-harness v0.4 rules).
+package main
+
+import "github.com/memscope/memscope/plugins"
+
+func main() {
+	plugins.ServeTask(newTask())
+}
