@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,9 @@ const supportedModels = "memscope reads byte-level BPE tokenizers (GPT-2, GPT-Ne
 // ship it; "<|endoftext|>" is then a special token).
 func Load(modelDir string, opts ...Option) (*Tokenizer, error) {
 	st, err := os.Stat(modelDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("load tokenizer: model folder %s does not exist", modelDir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load tokenizer: %w", err)
 	}
