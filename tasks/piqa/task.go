@@ -82,8 +82,19 @@ func load(opts taskkit.Options, announce bool) ([]taskkit.MCDoc, error) {
 	}
 
 	var golds []int
-	err = labels.EachLine(func(_ int, text []byte) error {
-		switch strings.TrimSpace(string(text)) {
+	blank := 0 // the line of a blank line seen so far: only trailing ones are fine
+	err = labels.EachLine(func(line int, text []byte) error {
+		label := strings.TrimSpace(string(text))
+		if label == "" {
+			if blank == 0 {
+				blank = line
+			}
+			return nil
+		}
+		if blank != 0 {
+			return fmt.Errorf("blank line %d among the labels (the labels must be aligned line by line with the questions)", blank)
+		}
+		switch label {
 		case "0":
 			golds = append(golds, 0)
 		case "1":

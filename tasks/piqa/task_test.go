@@ -50,7 +50,7 @@ func write(t *testing.T, dir, name, content string) string {
 func TestDataAndLabelFiles(t *testing.T) {
 	dir := t.TempDir()
 	data := write(t, dir, "valid.jsonl", `{"goal": "g0", "sol1": "a", "sol2": "bb"}`+"\n"+`{"goal": "g1", "sol1": "c", "sol2": "d"}`+"\n")
-	write(t, dir, "valid-labels.lst", "1\n0\n")
+	write(t, dir, "valid-labels.lst", "1\n0\n\n") // trailing blank lines are fine
 	opts := plugins.TaskOptions{Options: map[string]string{"data": data}, Docs: []plugins.DocRange{{First: 1, Last: 1}}}
 	reqs, err := newTask().Requests(context.Background(), opts)
 	require.NoError(t, err)
@@ -79,6 +79,7 @@ func TestBadInput(t *testing.T) {
 		{"short labels", good + good, "0\n", "valid-labels.lst: 1 labels for the 2 questions"},
 		{"long labels", good, "0\n1\n", "valid-labels.lst: 2 labels for the 1 questions"},
 		{"bad label", good, "2\n", `valid-labels.lst:1: label "2" is not 0 or 1`},
+		{"blank label line", good + good, "0\n\n1\n", "valid-labels.lst:3: blank line 2 among the labels"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
