@@ -31,6 +31,9 @@ var (
 const fakePkg = "github.com/memscope/memscope/plugins/internal/testplugins/cmd/fakeplugin"
 
 func TestMain(m *testing.M) {
+	if bin := os.Getenv(hostHelperEnv); bin != "" {
+		runHostHelper(bin) // never returns
+	}
 	dir, err := os.MkdirTemp("", "memscope-plugins-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
