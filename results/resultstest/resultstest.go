@@ -22,12 +22,15 @@ type Model struct {
 	Strength float64
 	// Ability scales its benchmark accuracy (0..1).
 	Ability float64
+	// MemPeak is the relative depth (0 first block, 1 last) whose bypass
+	// removes the most memorization.
+	MemPeak float64
 }
 
 // DefaultModels are two small models with six blocks each.
 var DefaultModels = []Model{
-	{Name: "pythia-tiny", Blocks: 6, Strength: 0.9, Ability: 0.8},
-	{Name: "gptneo-tiny", Blocks: 6, Strength: 0.6, Ability: 0.7},
+	{Name: "pythia-tiny", Blocks: 6, Strength: 0.9, Ability: 0.8, MemPeak: 1},
+	{Name: "gptneo-tiny", Blocks: 6, Strength: 0.6, Ability: 0.7, MemPeak: 0.7},
 }
 
 // Task describes one synthetic task.
@@ -93,16 +96,17 @@ func Cells(models []Model, tasks []Task) []results.CellResult {
 	return out
 }
 
-// effect returns how much bypassing block b of an L-block model removes
-// of memorization (mem) and of ability (abil), both in [0,1).
-func effect(iv intervention.Intervention, L int) (mem, abil float64) {
+// effect returns how much bypassing block b of model m removes of
+// memorization (mem) and of ability (abil), both in [0,1).
+func effect(iv intervention.Intervention, m Model) (mem, abil float64) {
 	if iv.IsBaseline() {
 		return 0, 0
 	}
 	b := iv.Blocks[0]
-	depth := float64(b) / float64(max(L-1, 1)) // 0 first block, 1 last
-	mem = 0.15 + 0.7*depth*depth               // late blocks carry memorization
-	abil = 0.30*(1-depth)*(1-depth) + 0.02     // early blocks carry ability
+	depth := float64(b) / float64(max(m.Blocks-1, 1)) // 0 first block, 1 last
+	d := (depth - m.MemPeak) / 0.3
+	mem = 0.1 + 0.75*math.Exp(-d*d)                             // memorization sits around MemPeak
+	abil = 0.28*(1-depth)*(1-depth) + 0.015 + 0.01*float64(b%2) // early blocks carry ability
 	if b == 0 {
 		abil += 0.25 // the first block is special in every model
 	}
@@ -114,7 +118,7 @@ func cell(m Model, iv intervention.Intervention, t Task) results.CellResult {
 		Model: m.Name, ModelHash: "sha256:" + m.Name, Backend: "cpu", DType: "float32",
 		Intervention: iv, Task: t.Name, TaskVersion: "1", TaskCategory: t.Category,
 	}
-	mem, abil := effect(iv, m.Blocks)
+	mem, abil := effect(iv, m)
 	value := func(metric string) float64 {
 		switch metric {
 		case "exact_match":

@@ -1,0 +1,169 @@
+package results_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/memscope/memscope/backends/intervention"
+	"github.com/memscope/memscope/results"
+	"github.com/memscope/memscope/results/resultstest"
+)
+
+func TestLeaderboardGolden(t *testing.T) {
+	root := t.TempDir()
+	require.NoError(t, resultstest.Write(filepath.Join(root, "sweep"), "run-1", resultstest.DefaultModels, resultstest.DefaultTasks))
+	lb, err := results.LoadLeaderboard([]string{root}, results.LeaderboardOptions{})
+	require.NoError(t, err)
+	for _, f := range []struct{ format, file string }{
+		{"text", "leaderboard.txt.golden"},
+		{"markdown", "leaderboard.md.golden"},
+		{"csv", "leaderboard.csv.golden"},
+		{"json", "leaderboard.json.golden"},
+	} {
+		var buf bytes.Buffer
+		require.NoError(t, lb.Render(&buf, f.format))
+		golden(t, f.file, buf.Bytes())
+	}
+	var buf bytes.Buffer
+	assert.EqualError(t, lb.Render(&buf, "html"), `unknown leaderboard format "html" (choose text, markdown, csv, json)`)
+}
+
+func TestLeaderboardPicksBlocks(t *testing.T) {
+	run := &results.Run{Dir: "x"}
+	for _, c := range resultstest.Cells(resultstest.DefaultModels, resultstest.DefaultTasks) {
+		run.Metrics = append(run.Metrics, c.Metrics...)
+	}
+	run.Info.RunID = "r"
+	lb, err := results.BuildLeaderboard([]*results.Run{run}, results.LeaderboardOptions{})
+	require.NoError(t, err)
+	require.Len(t, lb.Models, 2)
+	byName := map[string]results.ModelBoard{}
+	for _, m := range lb.Models {
+		byName[m.Model] = m
+	}
+	py, neo := byName["pythia-tiny"], byName["gptneo-tiny"]
+	assert.Equal(t, "pythia-tiny", lb.Models[0].Model, "ranked by memorization removed at the best block")
+	assert.Equal(t, []int{0, 1, 2, 3, 4, 5}, py.Blocks)
+	require.NotNil(t, py.Headline)
+	assert.Equal(t, "exact_match", py.Headline.Metric)
+	assert.Equal(t, 5, py.Blocks[py.Best])
+	assert.Equal(t, 4, neo.Blocks[neo.Best])
+
+	// Memorization change of block 5 on pythia: (0.0675 - 0.45) / 0.45.
+	em := py.Headline
+	assert.InDelta(t, (em.Blocks[5].Value-em.Baseline.Value)/em.Baseline.Value, py.Tradeoffs[5].MemorizationChange, 1e-12)
+	// Ability change: the mean of the main metrics' changes, NLL's sign flipped.
+	var sum float64
+	var tasks []string
+	for _, s := range py.Ability {
+		tasks = append(tasks, s.Task+"/"+s.Metric)
+		c := (s.Blocks[5].Value - s.Baseline.Value) / s.Baseline.Value
+		if !s.HigherIsBetter {
+			c = -c
+		}
+		sum += c
+	}
+	assert.Equal(t, []string{"heldout_perplexity/nll", "lambada_openai/acc", "piqa/acc"}, tasks, "language tasks first, then reasoning; acc and nll are the main metrics")
+	assert.InDelta(t, sum/3, py.Tradeoffs[5].AbilityChange, 1e-12)
+	assert.Less(t, py.Tradeoffs[0].AbilityChange, -0.3, "block 0 costs much ability")
+
+	// completion_entropy rising means less memorization.
+	for _, s := range py.Memorization {
+		assert.Equal(t, s.Metric != "completion_entropy", s.LessMemorizedWhenLower, s.Metric)
+	}
+
+	// A tight budget leaves no best block: the model ranks last.
+	lb, err = results.BuildLeaderboard([]*results.Run{run}, results.LeaderboardOptions{MaxAbilityLoss: 0.001})
+	require.NoError(t, err)
+	for _, m := range lb.Models {
+		assert.Equal(t, -1, m.Best)
+	}
+}
+
+func TestLeaderboardMergesRunsAndNotesProblems(t *testing.T) {
+	cells := resultstest.Cells(resultstest.DefaultModels[:1], resultstest.DefaultTasks)
+	old := &results.Run{Info: results.RunInfo{RunID: "old", Finished: time.Unix(100, 0)}}
+	newer := &results.Run{Info: results.RunInfo{RunID: "new", Finished: time.Unix(200, 0)}}
+	for _, c := range cells {
+		old.Metrics = append(old.Metrics, c.Metrics...)
+		if c.Cell.Intervention.Has(2) { // the newer run re-measured block 2
+			for _, m := range c.Metrics {
+				m.Value += 0.001
+				newer.Metrics = append(newer.Metrics, m)
+			}
+		}
+	}
+	// Scores of other interventions are left out, with a note.
+	multi := cells[0].Metrics[0]
+	multi.Intervention = intervention.New(intervention.AttnShortCircuit, 1, 2)
+	newer.Metrics = append(newer.Metrics, multi)
+	// A model without a baseline.
+	lone := cells[len(cells)-1].Metrics[0]
+	lone.Model = "no-baseline"
+	newer.Metrics = append(newer.Metrics, lone)
+
+	lb, err := results.BuildLeaderboard([]*results.Run{newer, old}, results.LeaderboardOptions{})
+	require.NoError(t, err)
+	var py results.ModelBoard
+	for _, m := range lb.Models {
+		if m.Model == "pythia-tiny" {
+			py = m
+		}
+	}
+	assert.ElementsMatch(t, []string{"old", "new"}, py.RunIDs)
+	assert.Equal(t, "new", py.Headline.Blocks[2].RunID, "the newer run wins")
+	assert.Equal(t, "old", py.Headline.Blocks[3].RunID)
+	require.Len(t, lb.Notes, 3)
+	assert.Contains(t, lb.Notes[0], "more than one run")
+	assert.Contains(t, lb.Notes[1], "other interventions")
+	assert.Contains(t, lb.Notes[2], "no-baseline: no baseline")
+	nb := lb.Models[len(lb.Models)-1]
+	assert.Equal(t, "no-baseline", nb.Model)
+	assert.True(t, math.IsNaN(nb.Tradeoffs[0].AbilityChange))
+
+	var buf bytes.Buffer
+	require.NoError(t, lb.Render(&buf, "text"))
+	assert.Contains(t, buf.String(), "Notes")
+	buf.Reset()
+	require.NoError(t, lb.Render(&buf, "json"))
+	var decoded map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &decoded), "NaN becomes null, so the JSON is valid")
+}
+
+func TestLeaderboardSameModelTwoBackends(t *testing.T) {
+	run := &results.Run{Info: results.RunInfo{RunID: "r"}}
+	for _, c := range resultstest.Cells(resultstest.DefaultModels[:1], resultstest.DefaultTasks[:1]) {
+		for _, m := range c.Metrics {
+			run.Metrics = append(run.Metrics, m)
+			m.Backend = "cuda:0"
+			run.Metrics = append(run.Metrics, m)
+		}
+	}
+	lb, err := results.BuildLeaderboard([]*results.Run{run}, results.LeaderboardOptions{})
+	require.NoError(t, err)
+	require.Len(t, lb.Models, 2)
+	assert.ElementsMatch(t, []string{"pythia-tiny [cpu float32]", "pythia-tiny [cuda:0 float32]"}, []string{lb.Models[0].Label, lb.Models[1].Label})
+}
+
+func TestAbilityMetric(t *testing.T) {
+	assert.Equal(t, "acc", results.AbilityMetric([]string{"perplexity", "acc"}))
+	assert.Equal(t, "nll", results.AbilityMetric([]string{"perplexity", "nll"}))
+	assert.Equal(t, "perplexity", results.AbilityMetric([]string{"perplexity"}))
+	assert.Equal(t, "f1", results.AbilityMetric([]string{"f1", "em"}))
+	assert.True(t, results.IsMemorizationTask("memorization", "language"))
+	assert.True(t, results.IsMemorizationTask("canaries", "memorization"))
+	assert.False(t, results.IsMemorizationTask("piqa", "reasoning"))
+}
+
+func TestLoadLeaderboardNoRuns(t *testing.T) {
+	dir := t.TempDir()
+	_, err := results.LoadLeaderboard([]string{dir}, results.LeaderboardOptions{})
+	assert.EqualError(t, err, "no memscope results in "+dir+" (expected metrics.arrow; run memscope run --out "+dir+" first)")
+}
