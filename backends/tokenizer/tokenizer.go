@@ -11,8 +11,10 @@
 //  2. the remaining pieces are normalized (NFC, NFD, NFKC or NFKD when the
 //     file declares it), then added tokens with "normalized": true are
 //     matched in them;
-//  3. each remaining piece goes through the ByteLevel pre-tokenizer: an
-//     optional prefix space, the GPT-2 split pattern
+//  3. each remaining piece goes through the ByteLevel pre-tokenizer: a
+//     prefix space when add_prefix_space is set and the piece does not start
+//     with one (per piece, as HF does), the GPT-2 split pattern unless
+//     use_regex is false
 //     ('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+,
 //     implemented by hand, see split.go), and the byte-to-character map;
 //  4. each word is merged by BPE (lowest merge rank first, leftmost on ties).
@@ -21,7 +23,8 @@
 // lm-evaluation-harness encodes for these models). The truncation and padding
 // sections of tokenizer.json are ignored, as transformers ignores them when a
 // text is tokenized without truncation=True; the post-processor is ignored
-// because it only adds special tokens or adjusts offsets.
+// because it only adds special tokens or adjusts offsets (trim_offsets
+// likewise only moves offsets, which memscope does not report).
 //
 // Invalid UTF-8. Go strings may hold bytes that are not UTF-8, which HF never
 // sees (Python strings are Unicode). Encode keeps every byte: an invalid byte
@@ -54,10 +57,10 @@ type Tokenizer struct {
 	source string // file(s) it was read from, for messages
 
 	// BPE model.
-	vocab        map[string]int32 // model vocabulary, byte-level strings
-	merges       map[uint64]uint64
-	byteID       [256]int32 // id of the byte-level character of each byte, -1 if absent
-	unkID        int32      // -1 when there is no unk token
+	vocab        map[string]int32  // model vocabulary, byte-level strings
+	merges       map[uint64]uint64 // pairKey(a, b) → rank<<32 | merged id
+	byteID       [256]int32        // id of the byte-level character of each byte, -1 if absent
+	unkID        int32             // -1 when there is no unk token
 	fuseUnk      bool
 	byteFallback bool
 	ignoreMerges bool
@@ -87,11 +90,13 @@ type options struct {
 	cacheSize int
 }
 
-// DefaultCacheSize is the default number of words whose BPE result is
-// cached (about 100 bytes each).
+// DefaultCacheSize is the default number of slots of the BPE word cache:
+// one word each, about 12 MB when all are filled.
 const DefaultCacheSize = 1 << 17
 
-// CacheSize bounds the BPE word cache to about n words; 0 disables it.
+// CacheSize sets the number of slots of the BPE word cache (rounded up to a
+// power of two); 0 disables the cache. Words longer than 64 bytes are never
+// cached.
 func CacheSize(n int) Option { return func(o *options) { o.cacheSize = n } }
 
 // Source names the file(s) the tokenizer was loaded from.
