@@ -111,8 +111,6 @@ type MCTask struct {
 	// Load reads every document of the data the options name. announce:
 	// say on the log when the embedded subset is used.
 	Load func(opts Options, announce bool) ([]MCDoc, error)
-	// Metrics overrides MCMetrics (nil: MCMetrics).
-	Metrics []plugins.MetricInfo
 }
 
 func (t *MCTask) options() []plugins.OptionInfo {
@@ -124,9 +122,6 @@ func (t *MCTask) Describe(context.Context) (plugins.TaskInfo, error) {
 	info := t.Info
 	info.OutputType = plugins.OutputMultipleChoice
 	info.Metrics = MCMetrics()
-	if t.Metrics != nil {
-		info.Metrics = t.Metrics
-	}
 	info.DataFiles = []string{t.Dataset.Describe()}
 	info.Options = t.options()
 	return info, nil
