@@ -317,7 +317,7 @@ func TestBLASMatchesGorgonia(t *testing.T) {
 		w[i] = float32(rng.NormFloat64())
 	}
 	y := make([]float32, R*N)
-	m.linear(x, R, &linear{w: w, in: K, out: N}, y, nil)
+	m.linear(x, R, &linear{w: w, in: K, out: N}, y, actNone)
 	a := tensor.New(tensor.WithShape(R, K), tensor.WithBacking(x))
 	b := tensor.New(tensor.WithShape(N, K), tensor.WithBacking(append([]float32(nil), w...)))
 	require.NoError(t, b.T())

@@ -108,7 +108,7 @@ func (m *Model) forward(ctx context.Context, ids []int32, p pass, iv interventio
 		sc := iv.Kind == intervention.AttnShortCircuit && iv.Has(l)
 		m.layerNorm(h, x, blk.ln1, R)
 		if !zero {
-			m.linear(h, R, &blk.qkv, qkv, nil)
+			m.linear(h, R, &blk.qkv, qkv, actNone)
 			if sc {
 				m.identityAttention(qkv, att, R)
 			} else {
@@ -118,7 +118,7 @@ func (m *Model) forward(ctx context.Context, ids []int32, p pass, iv interventio
 				}
 				scores = m.attention(blk, qkv, att, p, kv, scores)
 			}
-			m.linear(att, R, &blk.dense, a, nil)
+			m.linear(att, R, &blk.dense, a, actNone)
 		}
 		if !sequential {
 			// HF: mlp_output + attn_output + hidden_states
@@ -166,37 +166,21 @@ func (m *Model) forward(ctx context.Context, ids []int32, p pass, iv interventio
 // mlp computes fc2(act(fc1(h))) into h ([rows, D]); ff is [rows, I] scratch.
 func (m *Model) mlp(blk *block, h, ff []float32, R int) {
 	m.linear(h, R, &blk.fc1, ff, m.act)
-	m.linear(ff, R, &blk.fc2, h, nil)
+	m.linear(ff, R, &blk.fc2, h, actNone)
 }
 
 // linear computes y = act(x·Wᵀ + b) for R rows.
-func (m *Model) linear(x []float32, R int, lin *linear, y []float32, act func(float32) float32) {
+func (m *Model) linear(x []float32, R int, lin *linear, y []float32, act int) {
 	if R == 0 {
 		return
 	}
 	m.blas.Sgemm(blas.NoTrans, blas.Trans, R, lin.out, lin.in, 1, x, lin.in, lin.w, lin.in, 0, y, lin.out)
-	if lin.b == nil && act == nil {
+	if lin.b == nil && act == actNone {
 		return
 	}
 	N := lin.out
 	m.parallel(R, max(1, 4096/N), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			row := y[r*N : (r+1)*N]
-			switch {
-			case act == nil:
-				for j, b := range lin.b {
-					row[j] += b
-				}
-			case lin.b == nil:
-				for j, v := range row {
-					row[j] = act(v)
-				}
-			default:
-				for j, b := range lin.b {
-					row[j] = act(row[j] + b)
-				}
-			}
-		}
+		biasAct(y[lo*N:hi*N], lin.b, hi-lo, N, act)
 	})
 }
 
@@ -204,9 +188,7 @@ func (m *Model) layerNorm(dst, x []float32, ln layerNorm, R int) {
 	D := m.cfg.HiddenSize
 	eps := m.cfg.LayerNormEps
 	m.parallel(R, max(1, 4096/D), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			layerNormRow(dst[r*D:(r+1)*D], x[r*D:(r+1)*D], ln.w, ln.b, eps)
-		}
+		layerNormRows(dst[lo*D:hi*D], x[lo*D:hi*D], ln.w, ln.b, hi-lo, D, eps)
 	})
 }
 
@@ -293,7 +275,7 @@ func (m *Model) attention(blk *block, qkv, att []float32, p pass, kv []kvSeq, sc
 						row := S[i*kn : (i+1)*kn]
 						a, b := first-kLo, pos-kLo+1
 						clear(row[:a])
-						softmaxRow(row[a:b])
+						softmax(row[a:b])
 						clear(row[b:])
 					}
 				})

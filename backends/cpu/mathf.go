@@ -143,3 +143,32 @@ func rowStats(z []float32) (argmax int, logZ, entropy float64) {
 	ls := math.Log(s)
 	return argmax, float64(m) + ls, ls - t/s
 }
+
+// Activations of biasAct.
+const (
+	actNone     = 0
+	actGELU     = 1 // exact (erf) GELU, HF "gelu"
+	actGELUTanh = 2 // tanh approximation, HF "gelu_new"
+)
+
+// goBiasAct is the pure-Go biasAct: y[r] = act(y[r] + b) for each row.
+func goBiasAct(y, b []float32, rows, n int, act int) {
+	for r := 0; r < rows; r++ {
+		row := y[r*n : (r+1)*n]
+		if b != nil {
+			for j, v := range b[:n] {
+				row[j] += v
+			}
+		}
+		switch act {
+		case actGELU:
+			for j, v := range row {
+				row[j] = geluErf(v)
+			}
+		case actGELUTanh:
+			for j, v := range row {
+				row[j] = geluTanh(v)
+			}
+		}
+	}
+}

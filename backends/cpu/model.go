@@ -79,7 +79,7 @@ type Model struct {
 	cos, sin []float32
 
 	attnScale float32
-	act       func(float32) float32
+	act       int // actGELU or actGELUTanh
 }
 
 // Config returns the model's normalized configuration.
@@ -122,9 +122,9 @@ func newModel(cfg modelconfig.Config, opts Options) (*Model, error) {
 	m := &Model{cfg: cfg, maxTok: opts.MaxBatchTokens}
 	switch cfg.Activation {
 	case modelconfig.ActGELU:
-		m.act = geluErf
+		m.act = actGELU
 	case modelconfig.ActGELUNew:
-		m.act = geluTanh
+		m.act = actGELUTanh
 	default:
 		return nil, fmt.Errorf("activation %q is not supported (want %s or %s)", cfg.Activation, modelconfig.ActGELU, modelconfig.ActGELUNew)
 	}

@@ -147,7 +147,7 @@ func (m *Model) unembedRows(ctx context.Context, hid []float32, rows []int, f fu
 		m.parallel(k, 1, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				z := logits[i*V : (i+1)*V]
-				am, lz, e := rowStats(z)
+				am, lz, e := logitStats(z)
 				f(c0+i, am, lz, e, z)
 			}
 		})

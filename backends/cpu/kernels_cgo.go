@@ -1,0 +1,239 @@
+//go:build cgo
+
+package cpu
+
+/*
+#cgo CFLAGS: -O3
+#cgo LDFLAGS: -lm
+#include <stdint.h>
+#include <string.h>
+#include <math.h>
+
+// Element-wise kernels, written so that GCC vectorizes them: branch-free
+// polynomial approximations (the same ones as the Go versions in
+// kernels_go.go, which the tests compare against) and fixed 8-lane
+// accumulators for sums. Each is compiled twice: for AVX2+FMA and for the
+// x86-64 baseline; Go picks one at start.
+
+// Without trapping math GCC may if-convert the clamps and selects below,
+// which vectorization needs; nothing here inspects FP exception flags.
+#pragma GCC optimize ("no-trapping-math")
+
+#define ALWAYS static inline __attribute__((always_inline))
+
+ALWAYS float ms_expf(float x) {
+	x = x < -87.0f ? -87.0f : x;
+	x = x > 88.0f ? 88.0f : x;
+	float z = x * 1.44269504088896341f + 12582912.0f;
+	z -= 12582912.0f;
+	float r = x - z * 0.693359375f;
+	r = r - z * -2.12194440e-4f;
+	float rr = r * r;
+	float p = ((((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
+		4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f) * rr + r) + 1.0f;
+	int32_t e = ((int32_t)z + 127) << 23;
+	float s;
+	memcpy(&s, &e, 4);
+	return p * s;
+}
+
+// gelu (erf): Abramowitz & Stegun 7.1.26 for erf, |error| <= 1.5e-7.
+ALWAYS float ms_gelu_erf(float x) {
+	float u = x * 0.70710678118654752f;
+	float au = fabsf(u);
+	au = au > 6.0f ? 6.0f : au;
+	float t = 1.0f / (1.0f + 0.3275911f * au);
+	float poly = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t;
+	float erf = 1.0f - poly * ms_expf(-au * au);
+	erf = copysignf(erf, u);
+	return 0.5f * x * (1.0f + erf);
+}
+
+// gelu_new (tanh form): tanh|y| = 1 - 2/(e^{2|y|}+1).
+ALWAYS float ms_gelu_tanh(float x) {
+	float y = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+	float ay = fabsf(y);
+	ay = ay > 10.0f ? 10.0f : ay;
+	float th = 1.0f - 2.0f / (ms_expf(2.0f * ay) + 1.0f);
+	th = copysignf(th, y);
+	return 0.5f * x * (1.0f + th);
+}
+
+ALWAYS void body_bias_act(float *y, const float *b, long rows, long n, int act) {
+	for (long r = 0; r < rows; r++) {
+		float *row = y + r * n;
+		if (b) {
+			for (long j = 0; j < n; j++) row[j] += b[j];
+		}
+		if (act == 1) {
+			for (long j = 0; j < n; j++) row[j] = ms_gelu_erf(row[j]);
+		} else if (act == 2) {
+			for (long j = 0; j < n; j++) row[j] = ms_gelu_tanh(row[j]);
+		}
+	}
+}
+
+ALWAYS float body_max(const float *x, long n) {
+	float m[8];
+	long i = 0;
+	for (int j = 0; j < 8; j++) m[j] = x[0];
+	for (; i + 8 <= n; i += 8)
+		for (int j = 0; j < 8; j++) m[j] = x[i + j] > m[j] ? x[i + j] : m[j];
+	float mm = m[0];
+	for (int j = 1; j < 8; j++) mm = m[j] > mm ? m[j] : mm;
+	for (; i < n; i++) mm = x[i] > mm ? x[i] : mm;
+	return mm;
+}
+
+// softmax in place, max subtracted; the sum runs in 8 double lanes.
+ALWAYS void body_softmax(float *x, long n) {
+	float m = body_max(x, n);
+	double acc[8] = {0};
+	long i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (int j = 0; j < 8; j++) {
+			float e = ms_expf(x[i + j] - m);
+			x[i + j] = e;
+			acc[j] += e;
+		}
+	double s = 0;
+	for (int j = 0; j < 8; j++) s += acc[j];
+	for (; i < n; i++) {
+		float e = ms_expf(x[i] - m);
+		x[i] = e;
+		s += e;
+	}
+	float inv = (float)(1.0 / s);
+	for (i = 0; i < n; i++) x[i] *= inv;
+}
+
+// row statistics of logits: lowest argmax, log Z and entropy (nats).
+// Sums of e_i and e_i*(z_i - max) use double lanes.
+ALWAYS void body_row_stats(const float *z, long n, long *argmax, double *logZ, double *entropy) {
+	float m = body_max(z, n);
+	long am = 0;
+	while (z[am] != m) am++;
+	double s8[8] = {0}, t8[8] = {0};
+	long i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (int j = 0; j < 8; j++) {
+			float d = z[i + j] - m;
+			float e = ms_expf(d);
+			s8[j] += (double)e;
+			t8[j] += (double)(e * d);
+		}
+	double s = 0, t = 0;
+	for (int j = 0; j < 8; j++) { s += s8[j]; t += t8[j]; }
+	for (; i < n; i++) {
+		float d = z[i] - m;
+		float e = ms_expf(d);
+		s += e;
+		t += (double)(e * d);
+	}
+	double ls = log(s);
+	*argmax = am;
+	*logZ = (double)m + ls;
+	*entropy = ls - t / s;
+}
+
+// layer norm of rows: biased variance, double sums over 8 lanes.
+ALWAYS void body_layernorm(float *dst, const float *x, const float *w, const float *b, long rows, long d, double eps) {
+	for (long r = 0; r < rows; r++) {
+		const float *xr = x + r * d;
+		float *dr = dst + r * d;
+		double a8[8] = {0};
+		long i = 0;
+		for (; i + 8 <= d; i += 8)
+			for (int j = 0; j < 8; j++) a8[j] += xr[i + j];
+		double sum = 0;
+		for (int j = 0; j < 8; j++) sum += a8[j];
+		for (; i < d; i++) sum += xr[i];
+		double mean = sum / d;
+		double q8[8] = {0};
+		for (i = 0; i + 8 <= d; i += 8)
+			for (int j = 0; j < 8; j++) { double t = xr[i + j] - mean; q8[j] += t * t; }
+		double sq = 0;
+		for (int j = 0; j < 8; j++) sq += q8[j];
+		for (; i < d; i++) { double t = xr[i] - mean; sq += t * t; }
+		float m32 = (float)mean, r32 = (float)(1.0 / sqrt(sq / d + eps));
+		for (i = 0; i < d; i++) dr[i] = (xr[i] - m32) * r32 * w[i] + b[i];
+	}
+}
+
+#define VARIANT(SUF, ATTR) \
+ATTR void ms_bias_act_##SUF(float *y, const float *b, long rows, long n, int act) { body_bias_act(y, b, rows, n, act); } \
+ATTR void ms_softmax_##SUF(float *x, long n) { body_softmax(x, n); } \
+ATTR void ms_row_stats_##SUF(const float *z, long n, long *am, double *lz, double *ent) { body_row_stats(z, n, am, lz, ent); } \
+ATTR void ms_layernorm_##SUF(float *dst, const float *x, const float *w, const float *b, long rows, long d, double eps) { body_layernorm(dst, x, w, b, rows, d, eps); }
+
+VARIANT(avx2, __attribute__((target("avx2,fma"))))
+VARIANT(base, )
+*/
+import "C"
+
+import (
+	"unsafe"
+
+	"github.com/klauspost/cpuid/v2"
+)
+
+var useAVX2 = cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3)
+
+func fptr(s []float32) *C.float { return (*C.float)(unsafe.Pointer(unsafe.SliceData(s))) }
+
+// biasAct adds b (may be nil) to each of rows rows of y ([rows, n]) and
+// applies the activation (actNone, actGELU, actGELUTanh).
+func biasAct(y, b []float32, rows, n int, act int) {
+	if rows == 0 || n == 0 {
+		return
+	}
+	_ = y[rows*n-1]
+	var bp *C.float
+	if b != nil {
+		_ = b[n-1]
+		bp = fptr(b)
+	}
+	if useAVX2 {
+		C.ms_bias_act_avx2(fptr(y), bp, C.long(rows), C.long(n), C.int(act))
+	} else {
+		C.ms_bias_act_base(fptr(y), bp, C.long(rows), C.long(n), C.int(act))
+	}
+}
+
+// softmax turns a row of scores into probabilities in place.
+func softmax(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	if useAVX2 {
+		C.ms_softmax_avx2(fptr(x), C.long(len(x)))
+	} else {
+		C.ms_softmax_base(fptr(x), C.long(len(x)))
+	}
+}
+
+// logitStats is rowStats (lowest argmax, log Z, entropy) of a logits row.
+func logitStats(z []float32) (argmax int, logZ, entropy float64) {
+	var am C.long
+	var lz, ent C.double
+	if useAVX2 {
+		C.ms_row_stats_avx2(fptr(z), C.long(len(z)), &am, &lz, &ent)
+	} else {
+		C.ms_row_stats_base(fptr(z), C.long(len(z)), &am, &lz, &ent)
+	}
+	return int(am), float64(lz), float64(ent)
+}
+
+// layerNormRows normalizes rows rows of x ([rows, d]) into dst.
+func layerNormRows(dst, x, w, b []float32, rows, d int, eps float64) {
+	if rows == 0 {
+		return
+	}
+	_, _ = dst[rows*d-1], x[rows*d-1]
+	_, _ = w[d-1], b[d-1]
+	if useAVX2 {
+		C.ms_layernorm_avx2(fptr(dst), fptr(x), fptr(w), fptr(b), C.long(rows), C.long(d), C.double(eps))
+	} else {
+		C.ms_layernorm_base(fptr(dst), fptr(x), fptr(w), fptr(b), C.long(rows), C.long(d), C.double(eps))
+	}
+}
