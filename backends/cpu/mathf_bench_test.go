@@ -17,7 +17,9 @@ func benchElementwise(b *testing.B, f func(float32) float32) {
 
 func BenchmarkGeluErf(b *testing.B)  { benchElementwise(b, geluErf) }
 func BenchmarkGeluTanh(b *testing.B) { benchElementwise(b, geluTanh) }
-func BenchmarkExpf(b *testing.B)     { benchElementwise(b, func(x float32) float32 { return expf(-x * x) }) }
+func BenchmarkExpf(b *testing.B) {
+	benchElementwise(b, func(x float32) float32 { return expf(-x * x) })
+}
 
 func BenchmarkBiasGeluKernel(b *testing.B) {
 	const rows, n = 64, 3072
