@@ -126,6 +126,10 @@ func TestVocabularyAPI(t *testing.T) {
 	}
 	// GPT-NeoX's whitespace runs are added tokens that are not special.
 	neox := testTokenizer(t, "neox")
+	added := neox.AddedTokens()
+	require.Len(t, added, 25)
+	assert.Equal(t, AddedToken{ID: 0, Content: "<|endoftext|>", Special: true}, added[0])
+	assert.Equal(t, AddedToken{ID: 50276, Content: "  ", Normalized: true}, added[24])
 	id, ok := neox.TokenID("  ")
 	require.True(t, ok)
 	assert.Equal(t, int32(50276), id)

@@ -453,6 +453,7 @@ func build(spec bpeSpec, o options) (*Tokenizer, error) {
 		}
 		maxID = max(maxID, at.ID)
 		t.addedByContent[at.Content] = at.ID
+		t.added = append(t.added, at)
 		if at.Normalized {
 			pat := at.Content
 			if t.normalize != nil {

@@ -47,6 +47,7 @@ package tokenizer
 
 import (
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -79,6 +80,7 @@ type Tokenizer struct {
 	decoded        []string // id → bytes the ByteLevel decoder makes of it
 	special        []bool   // id → special added token
 	addedByContent map[string]int32
+	added          []AddedToken
 
 	cache *wordCache
 }
@@ -125,6 +127,10 @@ func (t *Tokenizer) Token(id int32) (string, bool) {
 	}
 	return t.tokens[id], true
 }
+
+// AddedTokens returns the added tokens (special or not), in file order,
+// with the ids the tokenizer uses for them.
+func (t *Tokenizer) AddedTokens() []AddedToken { return slices.Clone(t.added) }
 
 // IsSpecial reports whether id is a special added token (e.g. <|endoftext|>).
 func (t *Tokenizer) IsSpecial(id int32) bool {
