@@ -156,3 +156,18 @@ func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// hostHelperEnv makes the test binary act as a memscope host that starts
+// the plugin named by the variable, prints its pid and waits to be killed.
+const hostHelperEnv = "MEMSCOPE_PLUGINS_TEST_HOST"
+
+func runHostHelper(bin string) {
+	_, p, err := plugins.StartBackend(bin, plugins.StartOptions{})
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	fmt.Println(p.PID())
+	time.Sleep(time.Minute)
+	os.Exit(0)
+}

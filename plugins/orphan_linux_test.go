@@ -3,7 +3,6 @@ package plugins_test
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -13,24 +12,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/memscope/memscope/plugins"
 )
-
-// hostHelperEnv makes the test binary act as a memscope host that starts
-// the plugin named by the variable, prints its pid and waits to be killed.
-const hostHelperEnv = "MEMSCOPE_PLUGINS_TEST_HOST"
-
-func runHostHelper(bin string) {
-	_, p, err := plugins.StartBackend(bin, plugins.StartOptions{})
-	if err != nil {
-		fmt.Println("error:", err)
-		os.Exit(1)
-	}
-	fmt.Println(p.PID())
-	time.Sleep(time.Minute)
-	os.Exit(0)
-}
 
 // processDead reports whether pid is gone or a zombie (a dead child whose
 // new parent has not reaped it yet).
