@@ -172,8 +172,11 @@ func start(kind, path string, opts StartOptions) (any, *Process, error) {
 			cmd := exec.Command(path)
 			cmd.Env = append(env, spec.Env...)
 			r, err := newProcRunner(cmd)
+			if err != nil {
+				return nil, err
+			}
 			p.runner = r
-			return r, err
+			return r, nil
 		},
 		SkipHostEnv:  true, // we add it ourselves, under opts.Env
 		Managed:      true,
