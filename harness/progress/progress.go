@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vbauerster/mpb/v8"
@@ -46,6 +47,10 @@ type Display struct {
 	overall *mpb.Bar
 	final   bool // no more cells will be added
 	closed  bool
+
+	// copies for the render goroutine, which must not take mu
+	doneA, totalA atomic.Int64
+	finalA        atomic.Bool
 }
 
 // IsTerminal reports whether w is a terminal.
@@ -108,6 +113,7 @@ func (d *Display) AddCells(n int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.total += n
+	d.totalA.Store(int64(d.total))
 	d.updateOverallTotal()
 }
 
@@ -117,6 +123,7 @@ func (d *Display) NoMoreCells() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.final = true
+	d.finalA.Store(true)
 	d.updateOverallTotal()
 }
 
@@ -135,7 +142,7 @@ func (d *Display) updateOverallTotal() {
 			mpb.BarPriority(1<<30), // always the bottom line
 			mpb.PrependDecorators(
 				decor.Name("cells", decor.WC{W: 6, C: decor.DindentRight}),
-				decor.CountersNoUnit("%d/%d", decor.WCSyncWidth),
+				decor.Any(func(decor.Statistics) string { return d.counts() }, decor.WCSyncWidth),
 			),
 			mpb.AppendDecorators(
 				decor.OnComplete(decor.AverageETA(decor.ET_STYLE_GO, decor.WCSyncWidth), "done"),
@@ -149,11 +156,21 @@ func (d *Display) updateOverallTotal() {
 	d.overall.SetTotal(total, d.final && d.done >= d.total)
 }
 
+// counts renders "done/total", with a "+" while more cells may come.
+func (d *Display) counts() string {
+	more := ""
+	if !d.finalA.Load() {
+		more = "+"
+	}
+	return fmt.Sprintf("%d/%d%s", d.doneA.Load(), d.totalA.Load(), more)
+}
+
 // finishOne counts a finished cell and returns "k/N".
 func (d *Display) finishOne() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.done++
+	d.doneA.Store(int64(d.done))
 	if d.overall != nil {
 		d.overall.SetCurrent(int64(d.done))
 	}
@@ -195,7 +212,7 @@ func (d *Display) StartCell(label string, total, cached int) *Cell {
 			decor.CountersNoUnit("%d/%d req", decor.WCSyncWidth),
 		),
 		mpb.AppendDecorators(
-			decor.EwmaSpeed(nil, "%.1f", 30, decor.WCSyncWidth),
+			decor.EwmaSpeed(nil, "%.1f req/s", 30, decor.WCSyncWidth),
 			decor.Name("  ETA "),
 			decor.EwmaETA(decor.ET_STYLE_GO, 30, decor.WCSyncWidth),
 		),

@@ -117,6 +117,9 @@ type CellError struct {
 	Finished int       // cells finished and kept before the failure
 	Total    int       // cells planned so far
 	Err      error
+	// Interrupted is the run's context error when the run was cancelled
+	// (Ctrl-C): whatever the call reported, that is why it stopped.
+	Interrupted error
 }
 
 func (e *CellError) Error() string {
@@ -126,10 +129,10 @@ func (e *CellError) Error() string {
 	}
 	var b strings.Builder
 	switch {
+	case e.Interrupted != nil || errors.Is(e.Err, context.Canceled):
+		fmt.Fprintf(&b, "interrupted while running %s", where)
 	case errors.Is(e.Err, plugins.ErrPluginExited):
 		fmt.Fprintf(&b, "%s crashed while running %s: %v", e.pluginName(), where, e.Err)
-	case errors.Is(e.Err, context.Canceled):
-		fmt.Fprintf(&b, "interrupted while running %s", where)
 	default:
 		fmt.Fprintf(&b, "%s: %v", where, e.Err)
 	}
@@ -143,7 +146,21 @@ func (e *CellError) pluginName() string {
 	return "plugin " + e.Plugin
 }
 
-func (e *CellError) Unwrap() error { return e.Err }
+func (e *CellError) Unwrap() []error {
+	if e.Interrupted != nil {
+		return []error{e.Err, e.Interrupted}
+	}
+	return []error{e.Err}
+}
+
+// InputError is a run refused because of what the user asked for (an
+// unknown task option, a dtype or intervention the backend cannot do, a
+// block the model does not have), found once the plugins described
+// themselves.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
 
 // preparedTask is a started task plugin with its requests built.
 type preparedTask struct {
@@ -191,6 +208,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Summary, error) {
 	}
 	defer r.killTasks()
 	if err := r.prepareTasks(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("interrupted while preparing the tasks: %w", ctx.Err())
+		}
 		return nil, err
 	}
 
@@ -214,6 +234,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Summary, error) {
 			var ce *CellError
 			if errors.As(err, &ce) {
 				ce.Finished, ce.Total = r.summary.Computed+r.summary.Resumed, r.planned
+				ce.Interrupted = ctx.Err()
 			}
 			return nil, err
 		}
@@ -253,7 +274,7 @@ func (r *run) prepareTasks(ctx context.Context) error {
 			return fmt.Errorf("task %s: describe: %w", tc.Name, err)
 		}
 		if err := checkOptions(t.info, tc); err != nil {
-			return err
+			return &InputError{err}
 		}
 		t.opts = plugins.TaskOptions{Limit: r.cfg.Limit, Docs: r.cfg.Docs, Seed: r.cfg.Seed, Options: copyOptions(tc.Options)}
 		start := time.Now()
@@ -378,7 +399,7 @@ func (r *run) runModel(ctx context.Context, m plan.Model) error {
 		return fail(fmt.Errorf("capabilities: %w", err), proc.Name())
 	}
 	if err := checkCapabilities(mr.caps, r.cfg); err != nil {
-		return fail(err, "")
+		return fail(&InputError{err}, "")
 	}
 	start = time.Now()
 	mr.info, err = backend.Load(ctx, plugins.LoadRequest{ModelDir: m.Dir, DType: r.cfg.DType, Threads: r.cfg.Threads, BatchSize: r.cfg.BatchSize})
@@ -389,7 +410,7 @@ func (r *run) runModel(ctx context.Context, m plan.Model) error {
 		"dtype", mr.info.DType, "took", time.Since(start).Round(time.Millisecond))
 	ivs, err := plan.Expand(r.cfg.Interventions, mr.info.NumLayers)
 	if err != nil {
-		return fail(err, "")
+		return fail(&InputError{fmt.Errorf("--interventions: %w", err)}, "")
 	}
 	r.summary.Models = append(r.summary.Models, ModelSummary{Model: m, Hash: hash, Info: mr.info, Interventions: ivs})
 

@@ -459,6 +459,7 @@ func TestConfigErrors(t *testing.T) {
 	cfg.Tasks[0].Options = map[string]string{"bogus": "1", "docs": "3"}
 	_, err := Run(context.Background(), cfg, e.deps(nil))
 	assert.ErrorContains(t, err, "--task-opt: task fakemc has no option bogus (its options are docs, choices")
+	assert.ErrorAs(t, err, new(*InputError))
 	assert.True(t, e.allKilled())
 
 	cfg = e.config(t.TempDir())
@@ -473,7 +474,9 @@ func TestConfigErrors(t *testing.T) {
 
 	cfg = e.config(t.TempDir(), "attn-sc:5")
 	_, err = Run(context.Background(), cfg, e.deps(nil))
-	assert.ErrorContains(t, err, "model model0: intervention attn-sc:5: block 5 does not exist (the model has blocks 0-1)")
+	assert.ErrorContains(t, err, "model model0: --interventions: intervention attn-sc:5: block 5 does not exist (the model has blocks 0-1)")
+	var ie *InputError
+	assert.ErrorAs(t, err, &ie)
 
 	cfg = e.config(t.TempDir())
 	cfg.Docs = []plugins.DocRange{{First: 500, Last: 600}}

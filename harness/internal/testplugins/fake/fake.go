@@ -36,7 +36,20 @@ const (
 	EnvDelay = "MEMSCOPE_FAKE_DELAY"
 	// EnvCallLog appends one line per request-carrying call to this file.
 	EnvCallLog = "MEMSCOPE_FAKE_CALL_LOG"
+	// EnvStartLog appends "started NAME" to this file when a fake plugin
+	// process starts.
+	EnvStartLog = "MEMSCOPE_FAKE_START_LOG"
 )
+
+// LogStart records a plugin process start in $MEMSCOPE_FAKE_START_LOG.
+func LogStart(name string) {
+	if p := os.Getenv(EnvStartLog); p != "" {
+		if f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			fmt.Fprintf(f, "started %s\n", name)
+			f.Close()
+		}
+	}
+}
 
 // Backend is the fake backend.
 type Backend struct {
