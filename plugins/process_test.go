@@ -121,7 +121,8 @@ func TestPluginLogsReachHostLogger(t *testing.T) {
 	require.Eventually(t, func() bool {
 		s := logs.String()
 		return contains(s, testplugins.LogLoading) && contains(s, `"dir":"/models/tiny"`) &&
-			contains(s, `"@module":"host.memscope-backend-fake"`) && contains(s, `"component":"fake-backend"`)
+			contains(s, `"@module":"host.memscope-backend-fake"`) && contains(s, `"component":"fake-backend"`) &&
+			contains(s, `"@level":"warn","@message":"`+testplugins.LogLate+`"`)
 	}, 5*time.Second, 10*time.Millisecond, "host log:\n%s", logs)
 
 	// A plugin writing to stdout breaks no call; the host logs a warning.

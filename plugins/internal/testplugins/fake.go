@@ -31,6 +31,7 @@ const (
 	LogLoading   = "fake backend loading model"
 	LogCancelled = "context cancelled"
 	LogExiting   = "exiting on purpose"
+	LogLate      = "logger made after Serve"
 )
 
 // rng is splitmix64: fast, stateless per seed, good enough to make bit
@@ -88,6 +89,9 @@ func (b *Backend) Capabilities(context.Context) (plugins.Capabilities, error) {
 
 func (b *Backend) Load(_ context.Context, req plugins.LoadRequest) (plugins.ModelInfo, error) {
 	b.log().Info(LogLoading, "dir", req.ModelDir)
+	// A logger made inside a call, after go-plugin swapped os.Stderr for
+	// its stdio pipe, must still reach the host as a parsed log line.
+	plugins.PluginLogger("late").Warn(LogLate)
 	if strings.HasPrefix(req.ModelDir, "__missing__") {
 		return plugins.ModelInfo{}, fmt.Errorf("load %s: no config.json there", req.ModelDir)
 	}
