@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -34,17 +35,57 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-// Build builds binaries (name → package path) into dir with one go build
-// per binary, run from the module (any folder inside it).
+// Build builds binaries (name → package path) into dir, run from the
+// module (any folder inside it). Packages are built by as few go build
+// invocations as their folder names allow, so they compile and link in
+// parallel.
 func Build(dir string, bins map[string]string) error {
+	// go build -o DIR/ names each binary after its package folder; group
+	// the packages so those names are unique within an invocation.
+	var groups []map[string]string // base name → binary name, per invocation
+	pkgOf := map[string]string{}
 	for name, pkg := range bins {
-		cmd := exec.Command(goTool(), "build", "-o", filepath.Join(dir, name), pkg)
-		cmd.Env = os.Environ()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build %s: %v\n%s", pkg, err, strings.TrimSpace(string(out)))
+		base := path.Base(pkg)
+		placed := false
+		for _, g := range groups {
+			if _, taken := g[base]; !taken {
+				g[base], placed = name, true
+				break
+			}
 		}
+		if !placed {
+			groups = append(groups, map[string]string{base: name})
+		}
+		pkgOf[name] = pkg
+	}
+	for i, g := range groups {
+		tmp := filepath.Join(dir, fmt.Sprintf(".build-%d", i))
+		if err := os.MkdirAll(tmp, 0o755); err != nil {
+			return err
+		}
+		args := []string{"build", "-o", tmp + string(filepath.Separator)}
+		for _, name := range g {
+			args = append(args, pkgOf[name])
+		}
+		cmd := exec.Command(goTool(), args...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		}
+		for base, name := range g {
+			if err := os.Rename(filepath.Join(tmp, base+exeSuffix()), filepath.Join(dir, name)); err != nil {
+				return err
+			}
+		}
+		os.RemoveAll(tmp)
 	}
 	return nil
+}
+
+func exeSuffix() string {
+	if runtime.GOOS == "windows" {
+		return ".exe"
+	}
+	return ""
 }
 
 // BuildFakes builds the fake plugins into dir.
