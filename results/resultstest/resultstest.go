@@ -30,7 +30,7 @@ type Model struct {
 // DefaultModels are two small models with six blocks each.
 var DefaultModels = []Model{
 	{Name: "pythia-tiny", Blocks: 6, Strength: 0.9, Ability: 0.8, MemPeak: 1},
-	{Name: "gptneo-tiny", Blocks: 6, Strength: 0.6, Ability: 0.7, MemPeak: 0.7},
+	{Name: "gptneo-tiny", Blocks: 6, Strength: 0.6, Ability: 0.7, MemPeak: 0.75},
 }
 
 // Task describes one synthetic task.
