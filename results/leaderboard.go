@@ -14,7 +14,8 @@ import (
 // LeaderboardOptions tunes BuildLeaderboard.
 type LeaderboardOptions struct {
 	// Kind is the intervention compared with the baseline, one block at a
-	// time; "" means attention short-circuit (the paper's bypass).
+	// time; "" picks one from the runs (DetectKind: attention short-circuit,
+	// the paper's bypass, when it was run).
 	Kind intervention.Kind
 	// MaxAbilityLoss is the ability loss (relative, 0.05 = 5%) a block's
 	// bypass may cost to be named a model's best block; 0 means 5%.
@@ -171,7 +172,7 @@ type seriesKey struct{ task, metric string }
 // BuildLeaderboard compares the models of the given runs.
 func BuildLeaderboard(runs []*Run, opt LeaderboardOptions) (*Leaderboard, error) {
 	if opt.Kind == "" {
-		opt.Kind = intervention.AttnShortCircuit
+		opt.Kind = DetectKind(runs)
 	}
 	if opt.MaxAbilityLoss <= 0 {
 		opt.MaxAbilityLoss = DefaultMaxAbilityLoss
@@ -307,6 +308,7 @@ func BuildLeaderboard(runs []*Run, opt LeaderboardOptions) (*Leaderboard, error)
 				mb.Other = append(mb.Other, s)
 			}
 		}
+		mb.Memorization, mb.Other = splitCoreMemorization(mb.Memorization, mb.Other)
 		sortAbility(mb.Ability)
 		sortAbility(mb.Other)
 		for i := range mb.Memorization {
@@ -326,6 +328,59 @@ func BuildLeaderboard(runs []*Run, opt LeaderboardOptions) (*Leaderboard, error)
 		return strings.Compare(a.Label, b.Label)
 	})
 	return lb, nil
+}
+
+// CoreMemorizationMetrics are the paper's memorization metrics, in the
+// order the leaderboard and the figures show them.
+var CoreMemorizationMetrics = []string{"exact_match", "token_accuracy", "completion_entropy"}
+
+// splitCoreMemorization keeps the core memorization metrics (in their
+// order) as the memorization series and moves the rest (extracted counts,
+// per-group breakdowns like "exact_match[duplicates=8]") to other. A task
+// without any core metric keeps all of its metrics.
+func splitCoreMemorization(mem, other []Series) ([]Series, []Series) {
+	var core, rest []Series
+	for _, name := range CoreMemorizationMetrics {
+		for _, s := range mem {
+			if s.Metric == name {
+				core = append(core, s)
+			}
+		}
+	}
+	if len(core) == 0 {
+		return mem, other
+	}
+	for _, s := range mem {
+		if !slices.Contains(CoreMemorizationMetrics, s.Metric) {
+			rest = append(rest, s)
+		}
+	}
+	return core, append(rest, other...)
+}
+
+// DetectKind picks the intervention kind a leaderboard of these runs
+// compares: attention short-circuit when any single-block short-circuit was
+// run, else the first kind that was run on single blocks.
+func DetectKind(runs []*Run) intervention.Kind {
+	var first intervention.Kind
+	for _, r := range runs {
+		for _, m := range r.Metrics {
+			iv := m.Intervention
+			if iv.IsBaseline() || len(iv.Blocks) != 1 {
+				continue
+			}
+			if iv.Kind == intervention.AttnShortCircuit {
+				return iv.Kind
+			}
+			if first == "" {
+				first = iv.Kind
+			}
+		}
+	}
+	if first == "" {
+		return intervention.AttnShortCircuit
+	}
+	return first
 }
 
 // sortAbility orders ability series: language tasks, then reasoning, then

@@ -167,3 +167,42 @@ func TestLoadLeaderboardNoRuns(t *testing.T) {
 	_, err := results.LoadLeaderboard([]string{dir}, results.LeaderboardOptions{})
 	assert.EqualError(t, err, "no memscope results in "+dir+" (expected metrics.arrow; run memscope run --out "+dir+" first)")
 }
+
+func TestLeaderboardCoreMemorizationAndKindDetection(t *testing.T) {
+	run := &results.Run{Info: results.RunInfo{RunID: "zero"}}
+	for _, c := range resultstest.Cells(resultstest.DefaultModels[:1], resultstest.DefaultTasks[:2]) {
+		for _, m := range c.Metrics {
+			if !m.Intervention.IsBaseline() {
+				m.Intervention = intervention.New(intervention.AttnZero, m.Intervention.Blocks...)
+			}
+			run.Metrics = append(run.Metrics, m)
+			if m.Task == "memorization" && m.Metric == "exact_match" {
+				for _, extra := range []string{"extracted", "exact_match[duplicates=8]"} {
+					e := m
+					e.Metric = extra
+					run.Metrics = append(run.Metrics, e)
+				}
+			}
+		}
+	}
+	assert.Equal(t, intervention.AttnZero, results.DetectKind([]*results.Run{run}))
+	lb, err := results.BuildLeaderboard([]*results.Run{run}, results.LeaderboardOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, intervention.AttnZero, lb.Kind)
+	m := lb.Models[0]
+	var mem, other []string
+	for _, s := range m.Memorization {
+		mem = append(mem, s.Metric)
+	}
+	for _, s := range m.Other {
+		other = append(other, s.Task+"/"+s.Metric+"/"+s.Role)
+	}
+	assert.Equal(t, []string{"exact_match", "token_accuracy", "completion_entropy"}, mem)
+	assert.Equal(t, []string{"heldout_perplexity/perplexity/other", "memorization/extracted/memorization", "memorization/exact_match[duplicates=8]/memorization"}, other,
+		"language tasks first; counts and breakdowns of memorization are not core")
+	assert.Len(t, m.Blocks, 6)
+
+	paths, err := results.Plot(run, t.TempDir())
+	require.NoError(t, err, "figures work for attn-zero sweeps too")
+	assert.NotEmpty(t, paths)
+}

@@ -21,6 +21,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
+	"github.com/memscope/memscope/backends/intervention"
 	"github.com/memscope/memscope/internal/atomicfile"
 )
 
@@ -48,6 +49,7 @@ func Plot(run *Run, outDir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	verb := kindVerb(lb.Kind)
 	var models []ModelBoard
 	for _, m := range lb.Models {
 		if len(m.Blocks) > 0 {
@@ -55,7 +57,7 @@ func Plot(run *Run, outDir string) ([]string, error) {
 		}
 	}
 	if len(models) == 0 {
-		return nil, fmt.Errorf("nothing to plot in %s: the run has no results with single blocks short-circuited (run memscope run with --intervention attn-sc:each)", run.Dir)
+		return nil, fmt.Errorf("nothing to plot in %s: the run has no results with single blocks %s (run memscope run with --interventions attn-sc:each)", run.Dir, verb)
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create figure directory: %w", err)
@@ -90,7 +92,7 @@ func Plot(run *Run, outDir string) ([]string, error) {
 			}
 			name := fmt.Sprintf("memorization_vs_%s_%s.png", slug(a.Task), slugs[mi])
 			w, h := memFigureSize(len(m.Memorization))
-			if err := save(name, w, h, func(dc draw.Canvas) error { return drawMemorizationFigure(dc, m, ax) }); err != nil {
+			if err := save(name, w, h, func(dc draw.Canvas) error { return drawMemorizationFigure(dc, m, ax, verb) }); err != nil {
 				return paths, err
 			}
 		}
@@ -110,7 +112,7 @@ func Plot(run *Run, outDir string) ([]string, error) {
 				baseline: 0,
 			}
 			w, h := memFigureSize(len(m.Memorization))
-			if err := save(fmt.Sprintf("memorization_vs_ability_%s.png", slugs[mi]), w, h, func(dc draw.Canvas) error { return drawMemorizationFigure(dc, m, ax) }); err != nil {
+			if err := save(fmt.Sprintf("memorization_vs_ability_%s.png", slugs[mi]), w, h, func(dc draw.Canvas) error { return drawMemorizationFigure(dc, m, ax, verb) }); err != nil {
 				return paths, err
 			}
 		}
@@ -121,7 +123,7 @@ func Plot(run *Run, outDir string) ([]string, error) {
 		rows := (len(panels) + cols - 1) / cols
 		w := vg.Length(cols)*4.6*vg.Inch + 0.2*vg.Inch
 		h := vg.Length(rows)*3.5*vg.Inch + 0.6*vg.Inch
-		if err := save("per_block.png", w, h, func(dc draw.Canvas) error { return drawPerBlock(dc, models, panels, cols, rows) }); err != nil {
+		if err := save("per_block.png", w, h, func(dc draw.Canvas) error { return drawPerBlock(dc, models, panels, cols, rows, verb) }); err != nil {
 			return paths, err
 		}
 	}
@@ -138,7 +140,7 @@ func Plot(run *Run, outDir string) ([]string, error) {
 		}
 		w := max(8*vg.Inch, vg.Length(maxBlocks)*0.42*vg.Inch+2.5*vg.Inch)
 		h := vg.Length(len(withCats))*3.6*vg.Inch + 0.6*vg.Inch
-		if err := save("accuracy_drop_by_category.png", w, h, func(dc draw.Canvas) error { return drawCategoryDrops(dc, withCats) }); err != nil {
+		if err := save("accuracy_drop_by_category.png", w, h, func(dc draw.Canvas) error { return drawCategoryDrops(dc, withCats, verb) }); err != nil {
 			return paths, err
 		}
 	}
@@ -391,11 +393,11 @@ func memMetricTitle(s Series) string {
 	return name + " (higher = less memorized)"
 }
 
-func drawMemorizationFigure(dc draw.Canvas, m ModelBoard, ax abilityAxis) error {
+func drawMemorizationFigure(dc draw.Canvas, m ModelBoard, ax abilityAxis, verb string) error {
 	lo, hi := m.Blocks[0], m.Blocks[len(m.Blocks)-1]
 	body := drawTitle(dc,
-		fmt.Sprintf("%s: memorization vs %s, attention of one block short-circuited at a time", m.Model, ax.short),
-		"each point is one short-circuited block (colour and label = block number); black square and dotted lines: the unmodified model (baseline)")
+		fmt.Sprintf("%s: memorization vs %s, attention of one block %s at a time", m.Model, ax.short, verb),
+		fmt.Sprintf("each point is one %s block (colour and label = block number); black square and dotted lines: the unmodified model (baseline)", verb))
 	barW := 1.0 * vg.Inch
 	panelArea := body
 	panelArea.Max.X -= barW
@@ -582,7 +584,7 @@ func perBlockPanels(models []ModelBoard) []panelInfo {
 	add := func(ss []Series) {
 		for _, s := range ss {
 			k := panelKey{s.Task, s.Metric}
-			if seen[k] {
+			if seen[k] || !hasFinite(s) {
 				continue
 			}
 			seen[k] = true
@@ -605,9 +607,36 @@ func perBlockPanels(models []ModelBoard) []panelInfo {
 		add(m.Ability)
 	}
 	for _, m := range models {
-		add(m.Other)
+		var rest []Series
+		for _, s := range m.Other {
+			if s.Role != RoleMemorization { // breakdowns and counts stay in the tables
+				rest = append(rest, s)
+			}
+		}
+		add(rest)
 	}
 	return out
+}
+
+// hasFinite reports whether any block of s has a finite value.
+func hasFinite(s Series) bool {
+	for _, b := range s.Blocks {
+		if b.Present && !math.IsNaN(b.Value) && !math.IsInf(b.Value, 0) {
+			return true
+		}
+	}
+	return false
+}
+
+// kindVerb says what an intervention kind does to a block, for figure text.
+func kindVerb(k intervention.Kind) string {
+	switch k {
+	case intervention.AttnShortCircuit:
+		return "short-circuited"
+	case intervention.AttnZero:
+		return "zero-ablated"
+	}
+	return string(k)
 }
 
 func findSeries(m ModelBoard, k panelKey) *Series {
@@ -621,13 +650,13 @@ func findSeries(m ModelBoard, k panelKey) *Series {
 	return nil
 }
 
-func drawPerBlock(dc draw.Canvas, models []ModelBoard, panels []panelInfo, cols, rows int) error {
+func drawPerBlock(dc draw.Canvas, models []ModelBoard, panels []panelInfo, cols, rows int, verb string) error {
 	names := make([]string, len(models))
 	for i, m := range models {
 		names[i] = m.Label
 	}
-	body := drawTitle(dc, "Scores with the attention of one block short-circuited, by block",
-		"solid line: the block on the x axis short-circuited; dashed line: the unmodified model (baseline)")
+	body := drawTitle(dc, "Scores with the attention of one block "+verb+", by block",
+		"solid line: the block on the x axis "+verb+"; dashed line: the unmodified model (baseline)")
 	body = drawModelLegend(body, names)
 	plots := make([][]*plot.Plot, rows)
 	for r := range plots {
@@ -638,7 +667,7 @@ func drawPerBlock(dc draw.Canvas, models []ModelBoard, panels []panelInfo, cols,
 		maxBlock = max(maxBlock, m.Blocks[len(m.Blocks)-1])
 	}
 	for i, pi := range panels {
-		p := newPanel(pi.title, "short-circuited block", pi.key.metric)
+		p := newPanel(pi.title, verb+" block", pi.key.metric)
 		for mi, m := range models {
 			s := findSeries(m, pi.key)
 			if s == nil {
@@ -787,7 +816,7 @@ func categoryDrops(m ModelBoard) catDrops {
 	return out
 }
 
-func drawCategoryDrops(dc draw.Canvas, models []ModelBoard) error {
+func drawCategoryDrops(dc draw.Canvas, models []ModelBoard, verb string) error {
 	what := "accuracy"
 	for _, m := range models {
 		if categoryDrops(m).what != "accuracy" {
@@ -806,12 +835,12 @@ func drawCategoryDrops(dc draw.Canvas, models []ModelBoard) error {
 	if len(seen) == 1 {
 		cats = seen[0] + " tasks (the run has no " + map[string]string{CategoryLanguage: CategoryReasoning, CategoryReasoning: CategoryLanguage}[seen[0]] + " tasks)"
 	}
-	body := drawTitle(dc, fmt.Sprintf("Relative decrease in %s by short-circuited block: %s", what, cats),
+	body := drawTitle(dc, fmt.Sprintf("Relative decrease in %s by %s block: %s", what, verb, cats),
 		"mean over each category's tasks of (baseline − score) / baseline; above zero = worse than the unmodified model")
 	plots := make([][]*plot.Plot, len(models))
 	for i, m := range models {
 		cd := categoryDrops(m)
-		p := newPanel(m.Label, "short-circuited block", fmt.Sprintf("relative %s decrease (%%)", cd.what))
+		p := newPanel(m.Label, verb+" block", fmt.Sprintf("relative %s decrease (%%)", cd.what))
 		p.Legend.Top = true
 		lo := m.Blocks[0]
 		span := float64(m.Blocks[len(m.Blocks)-1] - lo + 1)
