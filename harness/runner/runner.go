@@ -401,6 +401,7 @@ func (r *run) runModel(ctx context.Context, m plan.Model) error {
 	if err := checkCapabilities(mr.caps, r.cfg); err != nil {
 		return fail(&InputError{err}, "")
 	}
+	r.log.Info("loading model", "model", m.Name, "dir", m.Dir)
 	start = time.Now()
 	mr.info, err = backend.Load(ctx, plugins.LoadRequest{ModelDir: m.Dir, DType: r.cfg.DType, Threads: r.cfg.Threads, BatchSize: r.cfg.BatchSize})
 	if err != nil {

@@ -63,7 +63,11 @@ func fakeModel(t *testing.T, layers int) string {
 // bin folder only ($PATH emptied of memscope plugins by --plugin-dir
 // coming first, and the executable's folder being the same).
 func memscopeCmd(t *testing.T, env []string, args ...string) *exec.Cmd {
-	bin := cliBins(t)
+	return memscopeCmdIn(t, cliBins(t), env, args...)
+}
+
+// memscopeCmdIn runs the memscope built into bin, next to its plugins.
+func memscopeCmdIn(t *testing.T, bin string, env []string, args ...string) *exec.Cmd {
 	cmd := exec.Command(filepath.Join(bin, "memscope"), args...)
 	cmd.Env = append(os.Environ(), "MEMSCOPE_CACHE_DIR="+filepath.Join(t.TempDir(), "cache"), "MEMSCOPE_PLUGIN_DIR=")
 	cmd.Env = append(cmd.Env, env...)
@@ -72,7 +76,11 @@ func memscopeCmd(t *testing.T, env []string, args ...string) *exec.Cmd {
 
 func memscope(t *testing.T, env []string, args ...string) cliResult {
 	t.Helper()
-	cmd := memscopeCmd(t, env, args...)
+	return runCLI(t, memscopeCmd(t, env, args...))
+}
+
+func runCLI(t *testing.T, cmd *exec.Cmd) cliResult {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
