@@ -41,6 +41,11 @@ type Display struct {
 	out io.Writer
 	p   *mpb.Progress // nil in Lines mode
 
+	// LineEvery is how often a cell still running prints a progress line
+	// in Lines mode (default 30 s), so long cells show signs of life in CI
+	// logs.
+	LineEvery time.Duration
+
 	mu      sync.Mutex
 	total   int // cells planned so far
 	done    int // cells finished (computed or resumed)
@@ -62,7 +67,7 @@ func IsTerminal(w io.Writer) bool {
 // New starts a display writing to out (normally os.Stderr). Cancelling
 // ctx stops the bars.
 func New(ctx context.Context, out io.Writer, mode Mode) *Display {
-	d := &Display{out: out}
+	d := &Display{out: out, LineEvery: 30 * time.Second}
 	if mode == Auto {
 		mode = Lines
 		if IsTerminal(out) {
@@ -189,17 +194,19 @@ type Cell struct {
 	label   string
 	bar     *mpb.Bar
 	start   time.Time
-	mu      sync.Mutex
-	last    time.Time
-	current int
-	total   int
+	mu        sync.Mutex
+	last      time.Time
+	current   int
+	total     int
+	cached    int       // answered from the cache at the start
+	lastPrint time.Time // last progress line (Lines mode)
 }
 
 // StartCell shows a bar for a cell of total requests, of which cached are
 // already answered from the cache.
 func (d *Display) StartCell(label string, total, cached int) *Cell {
 	now := time.Now()
-	c := &Cell{d: d, label: label, start: now, last: now, total: total, current: cached}
+	c := &Cell{d: d, label: label, start: now, last: now, total: total, current: cached, cached: cached, lastPrint: now}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.p == nil || d.closed {
@@ -237,7 +244,25 @@ func (c *Cell) Progress(done int) {
 	if c.bar != nil {
 		// The bar completes only in Done, after scoring.
 		c.bar.EwmaSetCurrent(int64(min(done, max(c.total, 1)-1)), dur)
+		return
 	}
+	if every := c.d.LineEvery; every > 0 && now.Sub(c.lastPrint) >= every {
+		c.lastPrint = now
+		c.d.Printf("      %s: %s", c.label, c.rateLine(now))
+	}
+}
+
+// rateLine is "1200/5153 requests (23%), 4.1 req/s, ETA 16m0s".
+func (c *Cell) rateLine(now time.Time) string {
+	line := fmt.Sprintf("%d/%d requests (%d%%)", c.current, c.total, 100*c.current/max(c.total, 1))
+	computed := c.current - c.cached
+	elapsed := now.Sub(c.start).Seconds()
+	if computed > 0 && elapsed > 0 {
+		rate := float64(computed) / elapsed
+		eta := time.Duration(float64(c.total-c.current) / rate * float64(time.Second)).Round(time.Second)
+		line += fmt.Sprintf(", %.1f req/s, ETA %s", rate, eta)
+	}
+	return line
 }
 
 // Done ends the cell with a one-line summary ("acc=0.612 …").

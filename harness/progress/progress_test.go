@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -46,6 +47,21 @@ func TestLinesMode(t *testing.T) {
 	require.Len(t, lines, 2)
 	assert.Equal(t, "[1/2] m · none · piqa: acc=0.500 (resumed)", lines[0])
 	assert.Regexp(t, regexp.MustCompile(`^\[2/2\] m · attn-sc:0 · piqa: acc=0.600 \([0-9.]+m?s\)$`), lines[1])
+}
+
+func TestLinesModeReportsLongCells(t *testing.T) {
+	var buf syncBuffer
+	d := New(context.Background(), &buf, Lines)
+	d.LineEvery = time.Millisecond
+	d.AddCells(1)
+	c := d.StartCell("none · lambada_openai", 200, 50)
+	time.Sleep(5 * time.Millisecond)
+	c.Progress(100)
+	c.Done("acc=0.5")
+	d.Close()
+	lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
+	require.Len(t, lines, 2)
+	assert.Regexp(t, regexp.MustCompile(`^      none · lambada_openai: 100/200 requests \(50%\), [0-9.]+ req/s, ETA [0-9a-z.]+$`), lines[0])
 }
 
 func TestBarsMode(t *testing.T) {
