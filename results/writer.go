@@ -57,9 +57,9 @@ const maxBatchRows = 1 << 16
 
 // Writer streams the cells of a run to disk and writes the three tables
 // when it is closed. Rows of docs and requests are spooled to hidden files
-// in the run directory as cells arrive (strings are kept once, as
-// dictionary indices), so a run with millions of requests never sits in
-// memory. Close writes DIR/metrics.arrow, DIR/docs.arrow and
+// in the run directory as cells arrive, 64Ki rows at a time (strings are
+// kept once, as dictionary indices), so a run with millions of requests
+// never sits in memory. Close writes DIR/metrics.arrow, DIR/docs.arrow and
 // DIR/requests.arrow, each complete before it appears; metrics.arrow is
 // renamed into place last and is the marker of a finished run. Abort, or a
 // failed Close, removes everything the writer created.
@@ -176,19 +176,13 @@ func (w *Writer) Add(c CellResult) error {
 		m.Cell = c.Cell
 		w.metrics = append(w.metrics, metricEntry{cell: ci, metric: w.dicts[ColMetric].code(m.Metric), row: m})
 	}
-	for start := 0; start < len(c.Docs); start += maxBatchRows {
-		end := min(start+maxBatchRows, len(c.Docs))
-		if err := w.spoolDocs(ci, c.Docs[start:end]); err != nil {
-			w.err = fmt.Errorf("results: spool docs of %s: %w", cellName(c.Cell), err)
-			return w.err
-		}
+	if err := w.spoolDocs(ci, c.Docs); err != nil {
+		w.err = fmt.Errorf("results: spool docs of %s: %w", cellName(c.Cell), err)
+		return w.err
 	}
-	for start := 0; start < len(c.Requests); start += maxBatchRows {
-		end := min(start+maxBatchRows, len(c.Requests))
-		if err := w.spoolRequests(ci, c.Requests[start:end]); err != nil {
-			w.err = fmt.Errorf("results: spool requests of %s: %w", cellName(c.Cell), err)
-			return w.err
-		}
+	if err := w.spoolRequests(ci, c.Requests); err != nil {
+		w.err = fmt.Errorf("results: spool requests of %s: %w", cellName(c.Cell), err)
+		return w.err
 	}
 	return nil
 }
@@ -298,19 +292,22 @@ func cellsEqual(a, b Cell) bool {
 		a.Task == b.Task && a.TaskVersion == b.TaskVersion && a.TaskCategory == b.TaskCategory
 }
 
+// spoolDocs appends the docs of cell ci to the docs spool.
 func (w *Writer) spoolDocs(ci int, docs []DocRow) error {
-	b := array.NewRecordBuilder(w.mem, docsSpoolSchema)
-	defer b.Release()
-	docIdx := b.Field(0).(*array.Int64Builder)
-	gold := b.Field(1).(*array.Int64Builder)
-	pred := b.Field(2).(*array.Int64Builder)
-	lls := b.Field(3).(*array.ListBuilder)
+	b := w.docs.b
+	cell := b.Field(0).(*array.Int32Builder)
+	docIdx := b.Field(1).(*array.Int64Builder)
+	gold := b.Field(2).(*array.Int64Builder)
+	pred := b.Field(3).(*array.Int64Builder)
+	lls := b.Field(4).(*array.ListBuilder)
 	llVals := lls.ValueBuilder().(*array.Float64Builder)
-	mids := b.Field(4).(*array.ListBuilder)
+	mids := b.Field(5).(*array.ListBuilder)
 	midVals := mids.ValueBuilder().(*array.Int32Builder)
-	mvals := b.Field(5).(*array.ListBuilder)
+	mvals := b.Field(6).(*array.ListBuilder)
 	mvalVals := mvals.ValueBuilder().(*array.Float64Builder)
+	var names []string
 	for _, d := range docs {
+		cell.Append(int32(ci))
 		docIdx.Append(int64(d.DocIndex))
 		appendOptionalIndex(gold, d.Gold)
 		appendOptionalIndex(pred, d.Prediction)
@@ -320,7 +317,7 @@ func (w *Writer) spoolDocs(ci int, docs []DocRow) error {
 			lls.Append(true)
 			llVals.AppendValues(d.ChoiceLogLikelihoods, nil)
 		}
-		names := make([]string, 0, len(d.Metrics))
+		names = names[:0]
 		for name := range d.Metrics {
 			names = append(names, name)
 		}
@@ -337,10 +334,11 @@ func (w *Writer) spoolDocs(ci int, docs []DocRow) error {
 			midVals.Append(id)
 			mvalVals.Append(d.Metrics[name])
 		}
+		if err := w.docs.rowAdded(); err != nil {
+			return err
+		}
 	}
-	rec := b.NewRecord()
-	defer rec.Release()
-	return w.docs.write(ci, rec)
+	return nil
 }
 
 func appendOptionalIndex(b *array.Int64Builder, v int) {
@@ -351,20 +349,22 @@ func appendOptionalIndex(b *array.Int64Builder, v int) {
 	b.Append(int64(v))
 }
 
+// spoolRequests appends the requests of cell ci to the requests spool.
 func (w *Writer) spoolRequests(ci int, reqs []RequestRow) error {
-	b := array.NewRecordBuilder(w.mem, requestsSpoolSchema)
-	defer b.Release()
-	docIdx := b.Field(0).(*array.Int64Builder)
-	reqIdx := b.Field(1).(*array.Int64Builder)
-	typ := b.Field(2).(*array.Int32Builder)
-	ctx := b.Field(3).(*array.Int32Builder)
-	cont := b.Field(4).(*array.Int32Builder)
-	ll := b.Field(5).(*array.Float64Builder)
-	greedy := b.Field(6).(*array.BooleanBuilder)
-	ctxTok := b.Field(7).(*array.Int64Builder)
-	contTok := b.Field(8).(*array.Int64Builder)
+	b := w.reqs.b
+	cell := b.Field(0).(*array.Int32Builder)
+	docIdx := b.Field(1).(*array.Int64Builder)
+	reqIdx := b.Field(2).(*array.Int64Builder)
+	typ := b.Field(3).(*array.Int32Builder)
+	ctx := b.Field(4).(*array.Int32Builder)
+	cont := b.Field(5).(*array.Int32Builder)
+	ll := b.Field(6).(*array.Float64Builder)
+	greedy := b.Field(7).(*array.BooleanBuilder)
+	ctxTok := b.Field(8).(*array.Int64Builder)
+	contTok := b.Field(9).(*array.Int64Builder)
 	types, contexts, conts := w.dicts[ColRequestType], w.dicts[ColContext], w.dicts[ColContinuation]
 	for _, r := range reqs {
+		cell.Append(int32(ci))
 		docIdx.Append(int64(r.DocIndex))
 		reqIdx.Append(int64(r.RequestIndex))
 		typ.Append(types.code(r.RequestType))
@@ -374,10 +374,11 @@ func (w *Writer) spoolRequests(ci int, reqs []RequestRow) error {
 		greedy.Append(r.IsGreedy)
 		ctxTok.Append(int64(r.ContextTokens))
 		contTok.Append(int64(r.ContinuationTokens))
+		if err := w.reqs.rowAdded(); err != nil {
+			return err
+		}
 	}
-	rec := b.NewRecord()
-	defer rec.Release()
-	return w.reqs.write(ci, rec)
+	return nil
 }
 
 // Abort stops the run and removes every file the writer created; tables
@@ -518,16 +519,16 @@ func (w *Writer) writeTable(table string, schema *arrow.Schema, fill func(fw *ip
 	})
 }
 
-// cellColumnArrays builds the dictionary-encoded cell columns for n rows of
-// cell ci.
-func (w *Writer) cellColumnArrays(ci, n int, dicts map[string]arrow.Array) []arrow.Array {
+// cellColumnArrays builds the dictionary-encoded cell columns for rows
+// whose cells are given by the spool's cell column.
+func (w *Writer) cellColumnArrays(cells *array.Int32, dicts map[string]arrow.Array) []arrow.Array {
+	n := cells.Len()
 	out := make([]arrow.Array, len(CellColumns))
 	for i, name := range CellColumns {
 		b := array.NewInt32Builder(w.mem)
 		b.Reserve(n)
-		code := w.cells[ci][i]
-		for range n {
-			b.UnsafeAppend(code)
+		for r := range n {
+			b.UnsafeAppend(w.cells[cells.Value(r)][i])
 		}
 		idx := b.NewArray()
 		b.Release()
@@ -615,15 +616,15 @@ func (w *Writer) writeDocs(dicts map[string]arrow.Array) error {
 	}
 	schema := arrow.NewSchema(fields, ptr(runMetadata(TableDocs, w.info)))
 	return w.writeTable(TableDocs, schema, func(fw *ipc.FileWriter) error {
-		return w.docs.each(func(ci int, rec arrow.Record) error {
+		return w.docs.each(func(rec arrow.Record) error {
 			n := int(rec.NumRows())
-			arrs := w.cellColumnArrays(ci, n, dicts)
+			arrs := w.cellColumnArrays(rec.Column(0).(*array.Int32), dicts)
 			defer func() {
 				for _, a := range arrs {
 					a.Release()
 				}
 			}()
-			for i := range 4 { // doc_index, gold, prediction, choice_loglikelihoods
+			for i := 1; i <= 4; i++ { // doc_index, gold, prediction, choice_loglikelihoods
 				a := rec.Column(i)
 				a.Retain()
 				arrs = append(arrs, a)
@@ -634,9 +635,9 @@ func (w *Writer) writeDocs(dicts map[string]arrow.Array) error {
 				defer builders[i].Release()
 				builders[i].Reserve(n)
 			}
-			ids := rec.Column(4).(*array.List)
+			ids := rec.Column(5).(*array.List)
 			idVals := ids.ListValues().(*array.Int32)
-			vals := rec.Column(5).(*array.List)
+			vals := rec.Column(6).(*array.List)
 			valVals := vals.ListValues().(*array.Float64)
 			row := make([]float64, len(names))
 			set := make([]bool, len(names))
@@ -670,19 +671,19 @@ func (w *Writer) writeDocs(dicts map[string]arrow.Array) error {
 func (w *Writer) writeRequests(dicts map[string]arrow.Array) error {
 	schema := arrow.NewSchema(requestsFields(), ptr(runMetadata(TableRequests, w.info)))
 	return w.writeTable(TableRequests, schema, func(fw *ipc.FileWriter) error {
-		return w.reqs.each(func(ci int, rec arrow.Record) error {
+		return w.reqs.each(func(rec arrow.Record) error {
 			n := int(rec.NumRows())
-			arrs := w.cellColumnArrays(ci, n, dicts)
+			arrs := w.cellColumnArrays(rec.Column(0).(*array.Int32), dicts)
 			defer func() {
 				for _, a := range arrs {
 					a.Release()
 				}
 			}()
-			for i := range rec.NumCols() {
-				a := rec.Column(int(i))
+			for i := 1; i < int(rec.NumCols()); i++ {
+				a := rec.Column(i)
 				switch i {
-				case 2, 3, 4: // request_type, context, continuation: codes into the run's dictionaries
-					arrs = append(arrs, array.NewDictionaryArray(dictType, a, dicts[[]string{ColRequestType, ColContext, ColContinuation}[i-2]]))
+				case 3, 4, 5: // request_type, context, continuation: codes into the run's dictionaries
+					arrs = append(arrs, array.NewDictionaryArray(dictType, a, dicts[[]string{ColRequestType, ColContext, ColContinuation}[i-3]]))
 				default:
 					a.Retain()
 					arrs = append(arrs, a)
@@ -739,10 +740,11 @@ func (m *stringMemo) array(mem memory.Allocator) arrow.Array {
 	return b.NewArray()
 }
 
-// Spool schemas: row data only; the cell of each batch is kept in memory
-// and strings are codes into the writer's dictionaries.
+// Spool schemas: each row's cell (an index into Writer.cells) and its own
+// data; strings are codes into the writer's dictionaries.
 var (
 	docsSpoolSchema = arrow.NewSchema([]arrow.Field{
+		{Name: "cell", Type: arrow.PrimitiveTypes.Int32},
 		{Name: ColDocIndex, Type: arrow.PrimitiveTypes.Int64},
 		{Name: ColGold, Type: arrow.PrimitiveTypes.Int64, Nullable: true},
 		{Name: ColPrediction, Type: arrow.PrimitiveTypes.Int64, Nullable: true},
@@ -751,6 +753,7 @@ var (
 		{Name: "metric_values", Type: arrow.ListOf(arrow.PrimitiveTypes.Float64)},
 	}, nil)
 	requestsSpoolSchema = arrow.NewSchema([]arrow.Field{
+		{Name: "cell", Type: arrow.PrimitiveTypes.Int32},
 		{Name: ColDocIndex, Type: arrow.PrimitiveTypes.Int64},
 		{Name: ColRequestIndex, Type: arrow.PrimitiveTypes.Int64},
 		{Name: ColRequestType, Type: arrow.PrimitiveTypes.Int32},
@@ -763,15 +766,17 @@ var (
 	}, nil)
 )
 
-// spool is a hidden Arrow IPC stream of row batches, each tagged (in
-// memory) with its cell.
+// spool is a hidden Arrow IPC stream of row batches: rows collect in a
+// builder and go to disk maxBatchRows at a time, so small cells share
+// batches and large ones never sit in memory whole.
 type spool struct {
 	path   string
 	schema *arrow.Schema
 	mem    memory.Allocator
 	f      *os.File
 	w      *ipc.Writer
-	cells  []int // cell of each batch, in order
+	b      *array.RecordBuilder
+	rows   int
 }
 
 func newSpool(path string, schema *arrow.Schema, mem memory.Allocator) (*spool, error) {
@@ -780,21 +785,37 @@ func newSpool(path string, schema *arrow.Schema, mem memory.Allocator) (*spool, 
 		return nil, fmt.Errorf("results: create spool: %w", err)
 	}
 	return &spool{path: path, schema: schema, mem: mem, f: f,
-		w: ipc.NewWriter(f, ipc.WithSchema(schema), ipc.WithAllocator(mem), ipc.WithLZ4())}, nil
+		w: ipc.NewWriter(f, ipc.WithSchema(schema), ipc.WithAllocator(mem), ipc.WithLZ4()),
+		b: array.NewRecordBuilder(mem, schema)}, nil
 }
 
-func (s *spool) write(cell int, rec arrow.Record) error {
-	if err := s.w.Write(rec); err != nil {
-		return err
+// rowAdded counts a row appended to the builder and writes the batch out
+// when it is full.
+func (s *spool) rowAdded() error {
+	s.rows++
+	if s.rows >= maxBatchRows {
+		return s.flush()
 	}
-	s.cells = append(s.cells, cell)
 	return nil
 }
 
-// finish ends the stream so it can be read back.
+func (s *spool) flush() error {
+	if s.rows == 0 {
+		return nil
+	}
+	rec := s.b.NewRecord()
+	defer rec.Release()
+	s.rows = 0
+	return s.w.Write(rec)
+}
+
+// finish writes the last rows and ends the stream so it can be read back.
 func (s *spool) finish() error {
 	if s.w == nil {
 		return nil
+	}
+	if err := s.flush(); err != nil {
+		return err
 	}
 	err := s.w.Close()
 	s.w = nil
@@ -802,7 +823,7 @@ func (s *spool) finish() error {
 }
 
 // each reads the batches back in order.
-func (s *spool) each(fn func(cell int, rec arrow.Record) error) error {
+func (s *spool) each(fn func(rec arrow.Record) error) error {
 	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
@@ -811,27 +832,20 @@ func (s *spool) each(fn func(cell int, rec arrow.Record) error) error {
 		return err
 	}
 	defer r.Release()
-	i := 0
 	for r.Next() {
-		if i >= len(s.cells) {
-			return errors.New("spool holds more batches than were written")
-		}
-		if err := fn(s.cells[i], r.Record()); err != nil {
+		if err := fn(r.Record()); err != nil {
 			return err
 		}
-		i++
 	}
-	if err := r.Err(); err != nil {
-		return err
-	}
-	if i != len(s.cells) {
-		return fmt.Errorf("spool holds %d batches, %d were written", i, len(s.cells))
-	}
-	return nil
+	return r.Err()
 }
 
-// discard closes and removes the spool file.
+// discard releases the builder, closes and removes the spool file.
 func (s *spool) discard() {
+	if s.b != nil {
+		s.b.Release()
+		s.b = nil
+	}
 	if s.w != nil {
 		s.w.Close()
 		s.w = nil
