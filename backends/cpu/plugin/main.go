@@ -1,0 +1,44 @@
+// Command memscope-backend-cpu is memscope's CPU model backend: a
+// go-plugin subprocess that runs GPT-NeoX (Pythia) and GPT-Neo checkpoints
+// on OpenBLAS through gorgonia's tensor engine. The harness starts it; it is
+// not meant to be run by hand.
+package main
+
+import (
+	"context"
+
+	"github.com/memscope/memscope/backends/cpu"
+	"github.com/memscope/memscope/backends/engine"
+	"github.com/memscope/memscope/backends/lm"
+	"github.com/memscope/memscope/backends/tokenizer"
+	"github.com/memscope/memscope/plugins"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	log := plugins.PluginLogger("cpu")
+	plugins.ServeBackend(lm.New(lm.Config{
+		Name:          "cpu",
+		Version:       version,
+		Architectures: []string{"GPTNeoXForCausalLM", "GPTNeoForCausalLM"},
+		DTypes:        []string{"float32"},
+		LoadEngine: func(_ context.Context, req plugins.LoadRequest) (engine.Engine, error) {
+			m, err := cpu.Load(req.ModelDir, cpu.Options{Threads: req.Threads})
+			if err != nil {
+				return nil, err
+			}
+			log.Info("model loaded", "dir", req.ModelDir, "blas", cpu.BLASInfo(), "threads", m.Threads())
+			return m, nil
+		},
+		LoadTokenizer: func(dir string) (lm.Tokenizer, error) {
+			tok, err := tokenizer.Load(dir)
+			if err != nil {
+				log.Warn("no tokenizer; only token-id requests will work", "error", err)
+				return nil, err
+			}
+			return tok, nil
+		},
+	}))
+}
