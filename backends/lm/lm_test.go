@@ -109,7 +109,7 @@ func TestRollingWindowsWithContext(t *testing.T) {
 	// Scores tokens 3..9 (7 tokens), at most 4 per window, each window at
 	// most 4 inputs + 1 target, each with as much context as fits.
 	require.Len(t, got, 2)
-	assert.Equal(t, engine.Sequence{Tokens: ids[2:7], ScoreFrom: 1}, got[0]) // scores ids[3:7]
+	assert.Equal(t, engine.Sequence{Tokens: ids[2:7], ScoreFrom: 1}, got[0])  // scores ids[3:7]
 	assert.Equal(t, engine.Sequence{Tokens: ids[5:10], ScoreFrom: 2}, got[1]) // scores ids[7:10]
 }
 
