@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bufio"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -316,10 +317,20 @@ func TestHelperWriter(t *testing.T) {
 	}
 }
 
+// startWriter starts a child writing chunks of 25 entries from start and
+// returns once it has committed its first chunk.
 func startWriter(t *testing.T, dir string, start int) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWriter$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "MEMSCOPE_CACHE_HELPER_DIR="+dir, "MEMSCOPE_CACHE_HELPER_START="+strconv.Itoa(start))
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
+	sc := bufio.NewScanner(out)
+	require.True(t, sc.Scan(), "the writer committed nothing")
+	go func() {
+		for sc.Scan() { // keep the pipe drained
+		}
+	}()
 	return cmd
 }
 
@@ -327,7 +338,7 @@ func TestKilledWriterLeavesCommittedChunks(t *testing.T) {
 	dir := t.TempDir()
 	for round := range 3 {
 		cmd := startWriter(t, dir, 0)
-		time.Sleep(time.Duration(300+200*round) * time.Millisecond)
+		time.Sleep(time.Duration(50+100*round) * time.Millisecond)
 		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 		_ = cmd.Wait()
 
@@ -361,7 +372,6 @@ func TestTwoWritersAtOnce(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	time.Sleep(300 * time.Millisecond)
 	require.NoError(t, a.Process.Signal(syscall.SIGKILL))
 	require.NoError(t, b.Process.Signal(syscall.SIGKILL))
 	_ = a.Wait()
