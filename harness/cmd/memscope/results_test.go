@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/memscope/memscope/results/resultstest"
+)
+
+// runResults runs `memscope results ARGS` in-process.
+func runResults(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := newResultsCmd()
+	var out, errOut bytes.Buffer
+	cmd.SetArgs(args)
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+// syntheticRuns writes two runs (one model each) under root/sweeps.
+func syntheticRuns(t *testing.T) (root, runA string) {
+	t.Helper()
+	root = t.TempDir()
+	runA = filepath.Join(root, "sweeps", "pythia")
+	require.NoError(t, resultstest.Write(runA, "run-a", resultstest.DefaultModels[:1], resultstest.DefaultTasks))
+	require.NoError(t, resultstest.Write(filepath.Join(root, "sweeps", "neo"), "run-b", resultstest.DefaultModels[1:], resultstest.DefaultTasks))
+	return root, runA
+}
+
+func isUsage(err error) bool {
+	var ue usageError
+	return errors.As(err, &ue)
+}
+
+func TestResultsLeaderboardCommand(t *testing.T) {
+	root, _ := syntheticRuns(t)
+	out, err := runResults(t, "leaderboard", root)
+	require.NoError(t, err)
+	assert.Contains(t, out, "memscope leaderboard: attention short-circuit (attn-sc), one block at a time, 2 models")
+	assert.Contains(t, out, "pythia-tiny (cpu, float32; run run-a)")
+	assert.Contains(t, out, "gptneo-tiny (cpu, float32; run run-b)")
+	assert.Regexp(t, `1  pythia-tiny\s+0-5\s+0\.450\s+5\s+0\.068\s+-85\.0%`, out)
+
+	out, err = runResults(t, "leaderboard", root, "--format", "json")
+	require.NoError(t, err)
+	var lb map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &lb))
+	assert.Len(t, lb["models"], 2)
+
+	path := filepath.Join(t.TempDir(), "lb.md")
+	out, err = runResults(t, "leaderboard", root, "--format", "markdown", "--out", path, "--max-ability-loss", "1")
+	require.NoError(t, err)
+	assert.Empty(t, out)
+	md, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Contains(t, string(md), "| # | model |")
+	assert.Contains(t, string(md), "losing at most 1.0% ability")
+}
+
+func TestResultsExportCommand(t *testing.T) {
+	_, run := syntheticRuns(t)
+	out, err := runResults(t, "export", run, "--table", "metrics", "--format", "csv")
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	assert.Equal(t, "run_id,model,model_hash,backend,dtype,intervention,intervention_kind,blocks,task,task_version,task_category,metric,value,stderr,n,higher_is_better", lines[0])
+	assert.Len(t, lines, 1+7*9, "a header and 9 metrics for each of 7 cells per task set")
+
+	out, err = runResults(t, "export", run, "--table", "requests")
+	require.NoError(t, err)
+	first := strings.SplitN(out, "\n", 2)[0]
+	var row map[string]any
+	require.NoError(t, json.Unmarshal([]byte(first), &row), "jsonl is the default")
+	assert.Equal(t, "generate_tokens", row["request_type"])
+
+	dir := t.TempDir()
+	pq := filepath.Join(dir, "docs.parquet")
+	_, err = runResults(t, "export", run, "--table", "docs", "--out", pq)
+	require.NoError(t, err, "the format follows the .parquet extension")
+	data, err := os.ReadFile(pq)
+	require.NoError(t, err)
+	assert.Equal(t, "PAR1", string(data[:4]))
+}
+
+func TestResultsPlotAndInfoCommands(t *testing.T) {
+	_, run := syntheticRuns(t)
+	out, err := runResults(t, "plot", run)
+	require.NoError(t, err)
+	paths := strings.Fields(out)
+	require.Len(t, paths, 6, "3 tasks + mean ability, per-block, category")
+	for _, p := range paths {
+		assert.Equal(t, filepath.Join(run, "figures"), filepath.Dir(p))
+		f, err := os.Open(p)
+		require.NoError(t, err)
+		_, err = png.Decode(f)
+		f.Close()
+		require.NoError(t, err, p)
+	}
+	other := filepath.Join(t.TempDir(), "figs")
+	out, err = runResults(t, "plot", run, "--out", other)
+	require.NoError(t, err)
+	assert.Contains(t, out, filepath.Join(other, "per_block.png"))
+
+	out, err = runResults(t, "info", run)
+	require.NoError(t, err)
+	assert.Contains(t, out, "run                 run-a")
+	assert.Contains(t, out, "models              pythia-tiny")
+	assert.Contains(t, out, "requests table")
+}
+
+func TestResultsCommandErrors(t *testing.T) {
+	_, run := syntheticRuns(t)
+	empty := t.TempDir()
+	for _, tc := range []struct {
+		args  []string
+		usage bool
+		msg   string
+	}{
+		{[]string{"leaderboard"}, true, "give at least one run directory"},
+		{[]string{"leaderboard", empty}, false, "no memscope results in " + empty + " (expected metrics.arrow; run memscope run --out " + empty + " first)"},
+		{[]string{"leaderboard", run, "--format", "html"}, true, `--format "html" is not one of text, markdown, csv, json`},
+		{[]string{"leaderboard", run, "--intervention-kind", "mlp-zero"}, true, "attn-sc, attn-zero"},
+		{[]string{"leaderboard", run, "--max-ability-loss", "0"}, true, "percentage"},
+		{[]string{"export", run, "--table", "cells"}, true, `--table "cells" is not one of metrics, docs, requests`},
+		{[]string{"export", run, "--format", "xlsx"}, true, `--format "xlsx" is not one of jsonl, csv, parquet`},
+		{[]string{"export", run, "--format", "parquet"}, true, "give --out FILE.parquet"},
+		{[]string{"export"}, true, "exactly one run directory"},
+		{[]string{"export", empty}, false, "no memscope results in " + empty},
+		{[]string{"export", run, "--bogus"}, true, "unknown flag: --bogus"},
+		{[]string{"plot", empty}, false, "no memscope results in " + empty},
+		{[]string{"plot"}, true, "exactly one run directory"},
+		{[]string{"info", empty}, false, "no memscope results"},
+		{[]string{"frobnicate"}, true, `unknown results command "frobnicate"`},
+	} {
+		_, err := runResults(t, tc.args...)
+		require.Error(t, err, tc.args)
+		assert.Contains(t, err.Error(), tc.msg, tc.args)
+		assert.Equal(t, tc.usage, isUsage(err), "usage error (exit 2) for %v: %v", tc.args, err)
+	}
+	_, err := os.Stat(filepath.Join(empty, "figures"))
+	assert.True(t, os.IsNotExist(err), "a failed plot leaves no folder")
+}
+
+func TestResultsExportCLIExitCodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the memscope binary")
+	}
+	_, run := syntheticRuns(t)
+	res := memscope(t, nil, "results", "export", run, "--table", "nope")
+	assert.Equal(t, 2, res.code, res.stderr)
+	assert.Contains(t, res.stderr, `memscope: --table "nope" is not one of metrics, docs, requests`)
+	res = memscope(t, nil, "results", "leaderboard", t.TempDir())
+	assert.Equal(t, 1, res.code, res.stderr)
+	assert.Contains(t, res.stderr, "no memscope results in")
+	res = memscope(t, nil, "results", "export", run, "--format", "csv")
+	assert.Equal(t, 0, res.code, res.stderr)
+	assert.True(t, strings.HasPrefix(res.stdout, "run_id,model,"))
+}
