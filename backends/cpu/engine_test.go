@@ -205,12 +205,15 @@ func TestGenerateMatchesFullForward(t *testing.T) {
 	}
 }
 
-// TestGenerateSplitGroups: splitting a generation into groups (token
-// budget) changes nothing.
+// TestGenerateSplitGroups: splitting a generation into forward passes
+// (token budget) or into separately cached groups (KV budget) changes
+// nothing.
 func TestGenerateSplitGroups(t *testing.T) {
 	ctx := context.Background()
 	whole := loadTiny(t, "gptneox-tiny", Options{})
 	split := loadTiny(t, "gptneox-tiny", Options{MaxBatchTokens: 20})
+	// a KV budget of 30 tokens (4 layers × k,v × 64 dims × 4 bytes each)
+	alone := loadTiny(t, "gptneox-tiny", Options{MaxCacheBytes: 30 * 4 * 2 * 64 * 4})
 	rng := rand.New(rand.NewPCG(9, 10))
 	var prefixes [][]int32
 	for _, n := range []int{4, 9, 2, 14, 6} {
@@ -219,11 +222,13 @@ func TestGenerateSplitGroups(t *testing.T) {
 	iv := intervention.New(intervention.AttnShortCircuit, 2)
 	a, err := whole.Generate(ctx, prefixes, 10, iv)
 	require.NoError(t, err)
-	b, err := split.Generate(ctx, prefixes, 10, iv)
-	require.NoError(t, err)
-	for i := range a {
-		assert.Equal(t, a[i].IDs, b[i].IDs)
-		assert.LessOrEqual(t, maxScaledDiff(a[i].Entropies, b[i].Entropies), 1.0)
+	for _, other := range []*Model{split, alone} {
+		b, err := other.Generate(ctx, prefixes, 10, iv)
+		require.NoError(t, err)
+		for i := range a {
+			assert.Equal(t, a[i].IDs, b[i].IDs)
+			assert.LessOrEqual(t, maxScaledDiff(a[i].Entropies, b[i].Entropies), 1.0)
+		}
 	}
 	none, err := whole.Generate(ctx, prefixes, 0, iv)
 	require.NoError(t, err)

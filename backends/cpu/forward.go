@@ -97,7 +97,6 @@ func (m *Model) forward(ctx context.Context, ids []int32, p pass, iv interventio
 			scratch[s] = kvSeq{k: make([]float32, n*D), v: make([]float32, n*D), cap: n}
 		}
 	}
-	var scores []float32
 	sequential := c.ModelType == modelconfig.GPTNeo || !c.ParallelResidual
 	for l := range m.blocks {
 		if err := ctx.Err(); err != nil {
@@ -116,7 +115,7 @@ func (m *Model) forward(ctx context.Context, ids []int32, p pass, iv interventio
 				if cache != nil {
 					kv = cache[l]
 				}
-				scores = m.attention(blk, qkv, att, p, kv, scores)
+				m.attention(blk, qkv, att, p, kv)
 			}
 			m.linear(att, R, &blk.dense, a, actNone)
 		}
@@ -174,7 +173,7 @@ func (m *Model) linear(x []float32, R int, lin *linear, y []float32, act int) {
 	if R == 0 {
 		return
 	}
-	m.blas.Sgemm(blas.NoTrans, blas.Trans, R, lin.out, lin.in, 1, x, lin.in, lin.w, lin.in, 0, y, lin.out)
+	m.matmulT(R, lin.out, lin.in, x, lin.w, y, lin.out)
 	if lin.b == nil && act == actNone {
 		return
 	}
@@ -211,9 +210,9 @@ func (m *Model) identityAttention(qkv, att []float32, R int) {
 var scoreBudget = 1 << 20
 
 // attention computes softmax(scale·Q·Kᵀ + mask)·V for every sequence and
-// head into att ([rows, D], heads side by side). It rotates q and k,
-// appends k and v to kv, and returns the (possibly grown) score scratch.
-func (m *Model) attention(blk *block, qkv, att []float32, p pass, kv []kvSeq, scores []float32) []float32 {
+// head into att ([rows, D], heads side by side). It rotates q and k and
+// appends k and v to kv.
+func (m *Model) attention(blk *block, qkv, att []float32, p pass, kv []kvSeq) {
 	c := m.cfg
 	D, H := c.HiddenSize, c.NumHeads
 	hd := D / H
@@ -241,48 +240,105 @@ func (m *Model) attention(blk *block, qkv, att []float32, p pass, kv []kvSeq, sc
 		}
 	})
 	W := c.WindowSize
-	for s, n := range p.n {
-		if n == 0 {
-			continue
-		}
-		pos0, off, cp := p.pos0[s], p.off[s], kv[s].cap
-		total := pos0 + n
-		qc := max(1, min(n, scoreBudget/total))
-		if need := qc * total; len(scores) < need {
-			scores = make([]float32, need)
-		}
-		for h := 0; h < H; h++ {
-			K := kv[s].k[h*cp*hd:]
-			V := kv[s].v[h*cp*hd:]
-			for i0 := 0; i0 < n; i0 += qc {
-				i1 := min(n, i0+qc)
-				qn := i1 - i0
-				kLo, kHi := 0, pos0+i1
+	// Decode steps (one new token per sequence): a vectorized kernel per
+	// (sequence, head), spread over the threads; BLAS calls for a single
+	// query cost more than they compute.
+	single := true
+	for _, n := range p.n {
+		single = single && n == 1
+	}
+	if single {
+		H2 := len(p.n) * H
+		m.parallel(H2, 1, func(lo, hi int) {
+			var buf []float32
+			for sh := lo; sh < hi; sh++ {
+				s, h := sh/H, sh%H
+				pos, cp := p.pos0[s], kv[s].cap
+				kLo := 0
 				if blk.local {
-					kLo = max(0, pos0+i0-W+1)
+					kLo = max(0, pos-W+1)
 				}
-				kn := kHi - kLo
-				S := scores[:qn*kn]
-				m.blas.Sgemm(blas.NoTrans, blas.Trans, qn, kn, hd, m.attnScale,
-					qkv[(off+i0)*3*D+3*h*hd:], 3*D, K[kLo*hd:], hd, 0, S, kn)
-				m.parallel(qn, max(1, 8192/kn), func(lo, hi int) {
-					for i := lo; i < hi; i++ {
-						pos := pos0 + i0 + i
-						first := 0
-						if blk.local {
-							first = max(0, pos-W+1)
-						}
-						row := S[i*kn : (i+1)*kn]
-						a, b := first-kLo, pos-kLo+1
-						clear(row[:a])
-						softmax(row[a:b])
-						clear(row[b:])
-					}
-				})
-				m.blas.Sgemm(blas.NoTrans, blas.NoTrans, qn, hd, kn, 1, S, kn, V[kLo*hd:], hd,
-					0, att[(off+i0)*D+h*hd:], D)
+				kn := pos + 1 - kLo
+				if len(buf) < kn {
+					buf = make([]float32, kn)
+				}
+				r := p.off[s]
+				attendOne(qkv[r*3*D+3*h*hd:], kv[s].k[(h*cp+kLo)*hd:], kv[s].v[(h*cp+kLo)*hd:], kn, hd,
+					m.attnScale, att[r*D+h*hd:], buf)
+			}
+		})
+		return
+	}
+	// Prefill: per (sequence, head), scores by BLAS a chunk of queries at a
+	// time, masked softmax, then P·V by BLAS. With Go-side threading the
+	// (sequence, head) pairs run in parallel on single-threaded BLAS;
+	// otherwise they run in turn and OpenBLAS threads each product.
+	type item struct{ s, h int }
+	var items []item
+	for s, n := range p.n {
+		for h := 0; h < H && n > 0; h++ {
+			items = append(items, item{s, h})
+		}
+	}
+	workers := 1
+	if m.goThreads {
+		workers = min(m.threads, len(items))
+	}
+	m.parallel(len(items), max(1, len(items)/max(1, workers)), func(lo, hi int) {
+		var scores []float32
+		for _, it := range items[lo:hi] {
+			scores = m.attendPrefill(blk, qkv, att, p, kv, it.s, it.h, scores, !m.goThreads)
+		}
+	})
+}
+
+// attendPrefill computes attention for the new rows of sequence s, head h.
+// parallelSoftmax spreads the softmax rows over the threads (only when
+// the caller runs items one at a time).
+func (m *Model) attendPrefill(blk *block, qkv, att []float32, p pass, kv []kvSeq, s, h int, scores []float32, parallelSoftmax bool) []float32 {
+	c := m.cfg
+	D, H, W := c.HiddenSize, c.NumHeads, c.WindowSize
+	hd := D / H
+	n, pos0, off, cp := p.n[s], p.pos0[s], p.off[s], kv[s].cap
+	total := pos0 + n
+	qc := max(1, min(n, scoreBudget/total))
+	if need := qc * total; len(scores) < need {
+		scores = make([]float32, need)
+	}
+	K := kv[s].k[h*cp*hd:]
+	V := kv[s].v[h*cp*hd:]
+	for i0 := 0; i0 < n; i0 += qc {
+		i1 := min(n, i0+qc)
+		qn := i1 - i0
+		kLo, kHi := 0, pos0+i1
+		if blk.local {
+			kLo = max(0, pos0+i0-W+1)
+		}
+		kn := kHi - kLo
+		S := scores[:qn*kn]
+		m.blas.Sgemm(blas.NoTrans, blas.Trans, qn, kn, hd, m.attnScale,
+			qkv[(off+i0)*3*D+3*h*hd:], 3*D, K[kLo*hd:], hd, 0, S, kn)
+		rows := func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				pos := pos0 + i0 + i
+				first := 0
+				if blk.local {
+					first = max(0, pos-W+1)
+				}
+				row := S[i*kn : (i+1)*kn]
+				a, b := first-kLo, pos-kLo+1
+				clear(row[:a])
+				softmax(row[a:b])
+				clear(row[b:])
 			}
 		}
+		if parallelSoftmax {
+			m.parallel(qn, max(1, 8192/kn), rows)
+		} else {
+			rows(0, qn)
+		}
+		m.blas.Sgemm(blas.NoTrans, blas.NoTrans, qn, hd, kn, 1, S, kn, V[kLo*hd:], hd,
+			0, att[(off+i0)*D+h*hd:], D)
 	}
 	return scores
 }
@@ -300,6 +356,38 @@ func (m *Model) rotate(x []float32, pos int) {
 		x1[i] = a*cos[i] - b*sin[i]
 		x2[i] = b*cos[i] + a*sin[i]
 	}
+}
+
+// matmulT computes c = a·bᵀ for a [M, K], b [N, K] and c [M, N] with row
+// stride ldc. With Go-side threading the output columns (rows of b, the
+// weights) are split over the threads, each running single-threaded BLAS:
+// every thread streams its own part of the weights, which is what a
+// decode step (small M) is bound by.
+func (m *Model) matmulT(M, N, K int, a, b, c []float32, ldc int) {
+	if M == 0 || N == 0 {
+		return
+	}
+	workers := 1
+	if m.goThreads && 2*M*N*K >= 1<<20 {
+		workers = min(m.threads, max(1, N/64))
+	}
+	if workers <= 1 {
+		m.blas.Sgemm(blas.NoTrans, blas.Trans, M, N, K, 1, a, K, b, K, 0, c, ldc)
+		return
+	}
+	chunk := (N/workers + 15) &^ 15 // multiple of 16 columns
+	m.parallel(workers, 1, func(lo, hi int) {
+		for w := lo; w < hi; w++ {
+			n0 := min(N, w*chunk)
+			n1 := min(N, n0+chunk)
+			if w == workers-1 {
+				n1 = N
+			}
+			if n1 > n0 {
+				m.blas.Sgemm(blas.NoTrans, blas.Trans, M, n1-n0, K, 1, a, K, b[n0*K:], K, 0, c[n0:], ldc)
+			}
+		}
+	})
 }
 
 // parallel runs f over [0, n) split across the model's threads, with at

@@ -44,7 +44,10 @@ func (m *Model) Generate(ctx context.Context, prefixes [][]int32, newTokens int,
 	if newTokens == 0 {
 		return out, nil
 	}
-	for _, g := range m.groups(sizes) {
+	// Sequences decode together as long as their KV caches fit the budget.
+	perToken := int64(len(m.blocks)) * 2 * int64(m.cfg.HiddenSize) * 4
+	budget := int(max(1, m.maxKV/perToken))
+	for _, g := range groupsOf(sizes, budget) {
 		if err := m.generateGroup(ctx, prefixes[g[0]:g[1]], newTokens, iv, out[g[0]:g[1]]); err != nil {
 			return nil, err
 		}
@@ -52,49 +55,61 @@ func (m *Model) Generate(ctx context.Context, prefixes [][]int32, newTokens int,
 	return out, nil
 }
 
+// generateGroup runs prefill and decode steps for sequences that share one
+// KV cache; each forward pass takes at most maxTok tokens.
 func (m *Model) generateGroup(ctx context.Context, prefixes [][]int32, newTokens int, iv intervention.Intervention, out []engine.Generation) error {
 	B := len(prefixes)
-	n := make([]int, B)
 	caps := make([]int, B)
 	for s, pre := range prefixes {
-		n[s] = len(pre)
 		caps[s] = len(pre) + newTokens - 1 // the last new token is never fed back
 	}
 	cache := m.newCache(caps)
-	p := newPass(n, make([]int, B))
-	ids := flatten(prefixes)
-	last := make([]int, B)
-	for s := range last {
-		last[s] = p.off[s] + n[s] - 1
-	}
 	next := make([]int32, B)
-	ent := make([]float32, B)
-	pick := func(i, argmax int, _, entropy float64, _ []float32) {
-		next[i] = int32(argmax)
-		ent[i] = float32(entropy)
-	}
 	for step := 0; step < newTokens; step++ {
-		if step > 0 {
-			// Feed each sequence its last token at its next position.
-			for s := range n {
-				n[s], p.pos0[s] = 1, len(prefixes[s])+step-1
+		// Prefill feeds each prefix; a decode step feeds each sequence its
+		// last token at its next position.
+		sizes := make([]int, B)
+		for s, pre := range prefixes {
+			sizes[s] = 1
+			if step == 0 {
+				sizes[s] = len(pre)
 			}
-			p = newPass(n, p.pos0)
-			ids = append(ids[:0], next...)
+		}
+		for _, c := range m.groups(sizes) {
+			a, b := c[0], c[1]
+			n, pos0 := sizes[a:b], make([]int, b-a)
+			var ids []int32
+			for s := a; s < b; s++ {
+				if step == 0 {
+					ids = append(ids, prefixes[s]...)
+				} else {
+					pos0[s-a] = len(prefixes[s]) + step - 1
+					ids = append(ids, next[s])
+				}
+			}
+			p := newPass(n, pos0)
+			sub := make(kvCache, len(cache))
+			for l := range cache {
+				sub[l] = cache[l][a:b]
+			}
+			hid, err := m.forward(ctx, ids, p, iv, sub, nil)
+			if err != nil {
+				return err
+			}
+			last := make([]int, b-a)
 			for s := range last {
-				last[s] = s
+				last[s] = p.off[s] + n[s] - 1
 			}
-		}
-		hid, err := m.forward(ctx, ids, p, iv, cache, nil)
-		if err != nil {
-			return err
-		}
-		if err := m.unembedRows(ctx, hid, last, pick); err != nil {
-			return err
+			err = m.unembedRows(ctx, hid, last, func(i, argmax int, _, entropy float64, _ []float32) {
+				next[a+i] = int32(argmax)
+				out[a+i].Entropies = append(out[a+i].Entropies, float32(entropy))
+			})
+			if err != nil {
+				return err
+			}
 		}
 		for s := range out {
 			out[s].IDs = append(out[s].IDs, next[s])
-			out[s].Entropies = append(out[s].Entropies, ent[s])
 		}
 	}
 	return nil

@@ -160,9 +160,33 @@ ALWAYS void body_layernorm(float *dst, const float *x, const float *w, const flo
 	}
 }
 
+ALWAYS float body_dot(const float *a, const float *b, long n) {
+	float acc[8] = {0};
+	long i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (int j = 0; j < 8; j++) acc[j] += a[i + j] * b[i + j];
+	float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+	for (; i < n; i++) s += a[i] * b[i];
+	return s;
+}
+
+// attention of one query over keys [0, n) of K and V ([n, hd] each):
+// out = softmax(scale * K q) V; p is scratch for n scores.
+ALWAYS void body_attend1(const float *q, const float *K, const float *V, long n, long hd, float scale, float *out, float *p) {
+	for (long j = 0; j < n; j++) p[j] = scale * body_dot(q, K + j * hd, hd);
+	body_softmax(p, n);
+	for (long d = 0; d < hd; d++) out[d] = 0;
+	for (long j = 0; j < n; j++) {
+		const float *v = V + j * hd;
+		float pj = p[j];
+		for (long d = 0; d < hd; d++) out[d] += pj * v[d];
+	}
+}
+
 #define VARIANT(SUF, ATTR) \
 ATTR void ms_bias_act_##SUF(float *y, const float *b, long rows, long n, int act) { body_bias_act(y, b, rows, n, act); } \
 ATTR void ms_softmax_##SUF(float *x, long n) { body_softmax(x, n); } \
+ATTR void ms_attend1_##SUF(const float *q, const float *K, const float *V, long n, long hd, float scale, float *out, float *p) { body_attend1(q, K, V, n, hd, scale, out, p); } \
 ATTR void ms_row_stats_##SUF(const float *z, long n, long *am, double *lz, double *ent) { body_row_stats(z, n, am, lz, ent); } \
 ATTR void ms_layernorm_##SUF(float *dst, const float *x, const float *w, const float *b, long rows, long d, double eps) { body_layernorm(dst, x, w, b, rows, d, eps); }
 
@@ -235,5 +259,20 @@ func layerNormRows(dst, x, w, b []float32, rows, d int, eps float64) {
 		C.ms_layernorm_avx2(fptr(dst), fptr(x), fptr(w), fptr(b), C.long(rows), C.long(d), C.double(eps))
 	} else {
 		C.ms_layernorm_base(fptr(dst), fptr(x), fptr(w), fptr(b), C.long(rows), C.long(d), C.double(eps))
+	}
+}
+
+// attendOne computes one query's attention over n keys: out =
+// softmax(scale·K·q)·V, with K and V [n, hd]; p is scratch of n floats.
+func attendOne(q, K, V []float32, n, hd int, scale float32, out, p []float32) {
+	if n == 0 {
+		return
+	}
+	_, _, _ = q[hd-1], K[n*hd-1], V[n*hd-1]
+	_, _ = out[hd-1], p[n-1]
+	if useAVX2 {
+		C.ms_attend1_avx2(fptr(q), fptr(K), fptr(V), C.long(n), C.long(hd), C.float(scale), fptr(out), fptr(p))
+	} else {
+		C.ms_attend1_base(fptr(q), fptr(K), fptr(V), C.long(n), C.long(hd), C.float(scale), fptr(out), fptr(p))
 	}
 }

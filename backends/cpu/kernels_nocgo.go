@@ -18,3 +18,7 @@ func layerNormRows(dst, x, w, b []float32, rows, d int, eps float64) {
 
 // useAVX2 is unused without cgo (kept so tests build in both modes).
 var useAVX2 = false
+
+func attendOne(q, K, V []float32, n, hd int, scale float32, out, p []float32) {
+	goAttendOne(q, K, V, n, hd, scale, out, p)
+}

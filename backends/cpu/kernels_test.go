@@ -61,6 +61,24 @@ func TestKernelsMatchGo(t *testing.T) {
 				}
 			}
 		}
+		for _, hd := range []int{5, 32, 64, 80} {
+			for _, n := range []int{1, 9, 100} {
+				q := make([]float32, hd)
+				K := make([]float32, n*hd)
+				V := make([]float32, n*hd)
+				for _, xs := range [][]float32{q, K, V} {
+					for i := range xs {
+						xs[i] = float32(rng.NormFloat64())
+					}
+				}
+				got, want := make([]float32, hd), make([]float32, hd)
+				attendOne(q, K, V, n, hd, 0.125, got, make([]float32, n))
+				goAttendOne(q, K, V, n, hd, 0.125, want, make([]float32, n))
+				for i := range got {
+					assert.InDelta(t, want[i], got[i], 2e-6, "attendOne hd %d n %d", hd, n)
+				}
+			}
+		}
 		useAVX2 = saved
 	}
 	// argmax ties go to the lowest index

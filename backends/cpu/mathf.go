@@ -172,3 +172,26 @@ func goBiasAct(y, b []float32, rows, n int, act int) {
 		}
 	}
 }
+
+// goAttendOne is the pure-Go attendOne: one query's attention over n keys.
+func goAttendOne(q, K, V []float32, n, hd int, scale float32, out, p []float32) {
+	q = q[:hd]
+	for j := 0; j < n; j++ {
+		k := K[j*hd : (j+1)*hd]
+		var s float32
+		for d, v := range q {
+			s += v * k[d]
+		}
+		p[j] = scale * s
+	}
+	softmaxRow(p[:n])
+	out = out[:hd]
+	clear(out)
+	for j := 0; j < n; j++ {
+		v := V[j*hd : (j+1)*hd]
+		pj := p[j]
+		for d := range out {
+			out[d] += pj * v[d]
+		}
+	}
+}

@@ -26,16 +26,25 @@ type Options struct {
 	// (activations and KV cache); bigger requests are split into groups of
 	// whole sequences. 0 means 4096. A single longer sequence still runs.
 	MaxBatchTokens int
+	// MaxCacheBytes bounds the KV cache of one Generate group: prefixes are
+	// generated together (one decode step feeds them all) as long as their
+	// caches fit. 0 means 1 GiB.
+	MaxCacheBytes int64
 }
 
 const (
 	defaultMaxBatchTokens = 4096
+	defaultMaxCacheBytes  = 1 << 30
 	// unembedRows bounds the rows of one unembedding product (rows × vocab
 	// floats of scratch).
 	unembedRows = 256
 )
 
 var _ engine.Engine = (*Model)(nil)
+
+// goThreading selects Go-side threading over single-threaded OpenBLAS
+// (see the package documentation).
+var goThreading = os.Getenv("MEMSCOPE_BLAS_THREADING") != "openblas"
 
 // linear is y = x·Wᵀ + b with W stored [out, in] (the nn.Linear layout).
 type linear struct {
@@ -66,7 +75,11 @@ type Model struct {
 	cfg     modelconfig.Config
 	threads int
 	maxTok  int
+	maxKV   int64
 	blas    blas.Float32Level3
+	// goThreads: OpenBLAS runs single-threaded and the engine splits
+	// matrix products and attention over its own goroutines.
+	goThreads bool
 
 	embed   []float32 // [V, D]
 	posEmb  []float32 // GPT-Neo learned positions [P, D]; nil for NeoX
@@ -131,8 +144,12 @@ func newModel(cfg modelconfig.Config, opts Options) (*Model, error) {
 	if m.maxTok <= 0 {
 		m.maxTok = defaultMaxBatchTokens
 	}
-	if opts.MaxBatchTokens < 0 || opts.Threads < 0 {
-		return nil, fmt.Errorf("cpu engine options: Threads and MaxBatchTokens must be ≥ 0")
+	m.maxKV = opts.MaxCacheBytes
+	if m.maxKV <= 0 {
+		m.maxKV = defaultMaxCacheBytes
+	}
+	if opts.MaxBatchTokens < 0 || opts.Threads < 0 || opts.MaxCacheBytes < 0 {
+		return nil, fmt.Errorf("cpu engine options: Threads, MaxBatchTokens and MaxCacheBytes must be ≥ 0")
 	}
 	m.threads = opts.Threads
 	if m.threads == 0 {
@@ -143,7 +160,10 @@ func newModel(cfg modelconfig.Config, opts Options) (*Model, error) {
 		}
 	}
 	setupBLAS()
-	setBLASThreads(m.threads)
+	m.goThreads = usesCgoBLAS && goThreading && m.threads > 1 && setBLASThreads(1)
+	if !m.goThreads {
+		setBLASThreads(m.threads)
+	}
 	m.blas = tensor.WhichBLAS()
 
 	hd := cfg.HeadDim()

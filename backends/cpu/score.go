@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"gonum.org/v1/gonum/blas"
-
 	"github.com/memscope/memscope/backends/engine"
 	"github.com/memscope/memscope/backends/intervention"
 )
@@ -44,11 +42,13 @@ func (m *Model) checkLength(seq, n int) error {
 
 // groups splits sequences of the given sizes, in order, into runs whose
 // total stays within the token budget (a larger single one runs alone).
-func (m *Model) groups(sizes []int) [][2]int {
+func (m *Model) groups(sizes []int) [][2]int { return groupsOf(sizes, m.maxTok) }
+
+func groupsOf(sizes []int, budget int) [][2]int {
 	var out [][2]int
 	start, sum := 0, 0
 	for i, n := range sizes {
-		if i > start && sum+n > m.maxTok {
+		if i > start && sum+n > budget {
 			out = append(out, [2]int{start, i})
 			start, sum = i, 0
 		}
@@ -143,7 +143,7 @@ func (m *Model) unembedRows(ctx context.Context, hid []float32, rows []int, f fu
 			r := rows[c0+i]
 			copy(gathered[i*D:(i+1)*D], hid[r*D:(r+1)*D])
 		}
-		m.blas.Sgemm(blas.NoTrans, blas.Trans, k, V, D, 1, gathered, D, m.unembed, D, 0, logits, V)
+		m.matmulT(k, V, D, gathered, m.unembed, logits, V)
 		m.parallel(k, 1, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				z := logits[i*V : (i+1)*V]
@@ -179,7 +179,7 @@ func (m *Model) Logits(ctx context.Context, ids [][]int32, iv intervention.Inter
 			return nil, err
 		}
 		D := m.cfg.HiddenSize
-		m.blas.Sgemm(blas.NoTrans, blas.Trans, p.rows, V, D, 1, hid, D, m.unembed, D, 0, out[g[0]*T*V:], V)
+		m.matmulT(p.rows, V, D, hid, m.unembed, out[g[0]*T*V:], V)
 	}
 	return out, nil
 }

@@ -1,0 +1,149 @@
+package cpu
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/memscope/memscope/backends/engine"
+	"github.com/memscope/memscope/backends/intervention"
+	"github.com/memscope/memscope/internal/npy"
+)
+
+const (
+	memorizerDir  = "../../harness/embedded/memorizer"
+	memorizerRefs = "../testdata/memorizer/reference_scores.json"
+	memPrefix     = 32
+)
+
+// Tolerances against reference_scores.json (HF transformers, fp32 on GPU):
+const (
+	emAgreement = 0.99  // share of samples whose exact match agrees
+	accTol      = 0.005 // mean token accuracy
+	// completion entropy is a sum of 32 entropies; float32 rounding of the
+	// logits moves each by ~1e-6 relative.
+	entropyTol = 2e-3
+	nllTol     = 1e-3 // held-out NLL per token
+)
+
+type memorizerScores struct {
+	ExactMatch         []int     `json:"exact_match"`
+	TokenAccuracy      []float64 `json:"token_accuracy"`
+	CompletionEntropy  []float64 `json:"completion_entropy"`
+	HeldoutNLLPerToken float64   `json:"heldout_nll_per_token"`
+}
+
+// TestMemorizer reproduces reference_scores.json with the trained
+// memorizer (sharded fp16 checkpoint): greedy exact match and token
+// accuracy after a 32-token prefix, teacher-forced completion entropy,
+// and held-out NLL per token, for the base model and each block
+// short-circuited.
+func TestMemorizer(t *testing.T) {
+	start := time.Now()
+	ctx := context.Background()
+	m, err := Load(memorizerDir+"/model", Options{})
+	require.NoError(t, err)
+	defer m.Close()
+	data, err := os.ReadFile(memorizerRefs)
+	require.NoError(t, err)
+	var ref struct {
+		PerSample map[string]memorizerScores `json:"per_sample"`
+	}
+	require.NoError(t, json.Unmarshal(data, &ref))
+	canaries := readIDs(t, memorizerDir+"/canaries.npy")
+	heldout := readIDs(t, memorizerDir+"/heldout.npy")
+	require.Len(t, canaries, 400)
+	require.Len(t, heldout, 472)
+
+	prefixes := make([][]int32, len(canaries))
+	full := make([]engine.Sequence, len(canaries))
+	for i, c := range canaries {
+		prefixes[i] = c[:memPrefix]
+		full[i] = engine.Sequence{Tokens: c, ScoreFrom: memPrefix}
+	}
+	held := make([]engine.Sequence, len(heldout))
+	for i, h := range heldout {
+		// every token but the first, predicted from the ones before it
+		held[i] = engine.Sequence{Tokens: h, ScoreFrom: 1}
+	}
+	L := m.Config().NumLayers
+	for k := -1; k < L; k++ {
+		key, iv := "base", intervention.Baseline()
+		if k >= 0 {
+			key, iv = fmt.Sprintf("sc.%d", k), intervention.New(intervention.AttnShortCircuit, k)
+		}
+		want, ok := ref.PerSample[key]
+		require.True(t, ok, key)
+		t.Run(key, func(t *testing.T) {
+			gens, err := m.Generate(ctx, prefixes, len(canaries[0])-memPrefix, iv)
+			require.NoError(t, err)
+			agree, accSum, wantAccSum := 0, 0.0, 0.0
+			for i, g := range gens {
+				suffix := canaries[i][memPrefix:]
+				hits := 0
+				for j, id := range g.IDs {
+					if id == suffix[j] {
+						hits++
+					}
+				}
+				em := 0
+				if hits == len(suffix) {
+					em = 1
+				}
+				if em == want.ExactMatch[i] {
+					agree++
+				}
+				accSum += float64(hits) / float64(len(suffix))
+				wantAccSum += want.TokenAccuracy[i]
+			}
+			n := float64(len(gens))
+			t.Logf("%s: exact match agrees on %d/%d samples; mean token accuracy %.5f (reference %.5f)", key, agree, len(gens), accSum/n, wantAccSum/n)
+			assert.GreaterOrEqual(t, float64(agree)/n, emAgreement)
+			assert.InDelta(t, wantAccSum/n, accSum/n, accTol)
+
+			scores, err := m.Score(ctx, full, iv)
+			require.NoError(t, err)
+			worst := 0.0
+			for i, s := range scores {
+				var sum float64
+				for _, e := range s.Entropies {
+					sum += float64(e)
+				}
+				worst = max(worst, math.Abs(sum-want.CompletionEntropy[i]))
+			}
+			t.Logf("%s: completion entropy max |Δ| %.3g", key, worst)
+			assert.LessOrEqual(t, worst, entropyTol)
+
+			hs, err := m.Score(ctx, held, iv)
+			require.NoError(t, err)
+			var nll float64
+			var count int
+			for _, s := range hs {
+				for _, lp := range s.LogProbs {
+					nll -= float64(lp)
+					count++
+				}
+			}
+			nll /= float64(count)
+			t.Logf("%s: held-out NLL per token %.6f (reference %.6f, |Δ| %.2g, %d tokens)", key, nll, want.HeldoutNLLPerToken, math.Abs(nll-want.HeldoutNLLPerToken), count)
+			assert.InDelta(t, want.HeldoutNLLPerToken, nll, nllTol)
+		})
+	}
+	t.Logf("memorizer test took %v", time.Since(start))
+}
+
+func readIDs(t *testing.T, path string) [][]int32 {
+	t.Helper()
+	a, err := npy.ReadFile(path)
+	require.NoError(t, err)
+	ids, err := a.Int32Matrix()
+	require.NoError(t, err)
+	return ids
+}
