@@ -47,22 +47,36 @@ func kindName(k intervention.Kind) string {
 	return string(k)
 }
 
-// fmtNum formats a score: three decimals for the usual 0-10 range, fewer
-// for large values such as perplexities.
-func fmtNum(s Score) string {
+// decimals picks one number of decimals for a whole series, so that a
+// column lines up: three for the usual 0-10 range, fewer for large values
+// such as perplexities or summed entropies.
+func (s Series) decimals() int {
+	m := 0.0
+	for _, v := range append([]Score{s.Baseline}, s.Blocks...) {
+		if v.Present && !math.IsNaN(v.Value) && !math.IsInf(v.Value, 0) {
+			m = math.Max(m, math.Abs(v.Value))
+		}
+	}
+	switch {
+	case m >= 1000:
+		return 0
+	case m >= 100:
+		return 1
+	case m >= 10:
+		return 2
+	}
+	return 3
+}
+
+// fmtNum formats a score with the given decimals; "—" when missing.
+func fmtNum(s Score, decimals int) string {
 	if !s.Present || math.IsNaN(s.Value) {
 		return "—"
 	}
-	v := s.Value
-	switch a := math.Abs(v); {
-	case math.IsInf(v, 0):
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	case a >= 1000:
-		return strconv.FormatFloat(v, 'f', 0, 64)
-	case a >= 100:
-		return strconv.FormatFloat(v, 'f', 1, 64)
+	if math.IsInf(s.Value, 0) {
+		return strconv.FormatFloat(s.Value, 'f', -1, 64)
 	}
-	return strconv.FormatFloat(v, 'f', 3, 64)
+	return strconv.FormatFloat(s.Value, 'f', decimals, 64)
 }
 
 func fmtPct(x float64) string {
@@ -124,12 +138,12 @@ func (lb *Leaderboard) summaryTable() *textTable {
 	for i, m := range lb.Models {
 		base, best, there, dm, da := "—", "none", "—", "—", "—"
 		if m.Headline != nil {
-			base = fmtNum(m.Headline.Baseline)
+			base = fmtNum(m.Headline.Baseline, m.Headline.decimals())
 		}
 		if m.Best >= 0 {
 			tr := m.Tradeoffs[m.Best]
 			best = strconv.Itoa(tr.Block)
-			there = fmtNum(m.Headline.Blocks[m.Best])
+			there = fmtNum(m.Headline.Blocks[m.Best], m.Headline.decimals())
 			dm, da = fmtPct(tr.MemorizationChange), fmtPct(tr.AbilityChange)
 		}
 		var pareto []int
@@ -154,13 +168,13 @@ func (m *ModelBoard) memorizationTable() *textTable {
 	t.right = append(t.right, true, false)
 	row := []string{"baseline"}
 	for _, s := range m.Memorization {
-		row = append(row, fmtNum(s.Baseline), "")
+		row = append(row, fmtNum(s.Baseline, s.decimals()), "")
 	}
 	t.add(append(row, "", "")...)
 	for i, b := range m.Blocks {
 		row := []string{strconv.Itoa(b)}
 		for _, s := range m.Memorization {
-			row = append(row, fmtNum(s.Blocks[i]), fmtPct(s.Change(i)))
+			row = append(row, fmtNum(s.Blocks[i], s.decimals()), fmtPct(s.Change(i)))
 		}
 		tr := m.Tradeoffs[i]
 		var note []string
@@ -184,13 +198,13 @@ func (m *ModelBoard) abilityTable() *textTable {
 	}
 	row := []string{"baseline"}
 	for _, s := range m.Ability {
-		row = append(row, fmtNum(s.Baseline), "")
+		row = append(row, fmtNum(s.Baseline, s.decimals()), "")
 	}
 	t.add(row...)
 	for i, b := range m.Blocks {
 		row := []string{strconv.Itoa(b)}
 		for _, s := range m.Ability {
-			row = append(row, fmtNum(s.Blocks[i]), fmtPct(s.Change(i)))
+			row = append(row, fmtNum(s.Blocks[i], s.decimals()), fmtPct(s.Change(i)))
 		}
 		t.add(row...)
 	}

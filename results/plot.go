@@ -335,16 +335,24 @@ func decimalsOf(f float64) int {
 // drawTitle writes a figure title centred at the top of dc and returns the
 // canvas below it.
 func drawTitle(dc draw.Canvas, title, subtitle string) draw.Canvas {
-	st := textStyle(13)
-	st.XAlign, st.YAlign = draw.XCenter, draw.YTop
+	avail := dc.Max.X - dc.Min.X - 16
+	fit := func(size vg.Length, txt string) text.Style {
+		st := textStyle(size)
+		for size > 7 && st.Width(txt) > avail {
+			size -= 0.5
+			st = textStyle(size)
+		}
+		st.XAlign, st.YAlign = draw.XCenter, draw.YTop
+		return st
+	}
+	st := fit(13, title)
 	cx := (dc.Min.X + dc.Max.X) / 2
 	y := dc.Max.Y - 6
 	dc.FillText(st, vg.Point{X: cx, Y: y}, title)
 	y -= st.Height(title) + 3
 	if subtitle != "" {
-		ss := textStyle(9.5)
+		ss := fit(9.5, subtitle)
 		ss.Color = colorMuted
-		ss.XAlign, ss.YAlign = draw.XCenter, draw.YTop
 		dc.FillText(ss, vg.Point{X: cx, Y: y}, subtitle)
 		y -= ss.Height(subtitle) + 3
 	}
@@ -833,10 +841,13 @@ func drawCategoryDrops(dc draw.Canvas, models []ModelBoard, verb string) error {
 		}
 	}
 	if len(seen) == 1 {
-		cats = seen[0] + " tasks (the run has no " + map[string]string{CategoryLanguage: CategoryReasoning, CategoryReasoning: CategoryLanguage}[seen[0]] + " tasks)"
+		cats = seen[0] + " tasks only"
 	}
-	body := drawTitle(dc, fmt.Sprintf("Relative decrease in %s by %s block: %s", what, verb, cats),
-		"mean over each category's tasks of (baseline − score) / baseline; above zero = worse than the unmodified model")
+	sub := "mean over each category's tasks of (baseline − score) / baseline; above zero = worse than the unmodified model"
+	if what != "accuracy" {
+		sub = "mean over each category's tasks of the main metric's relative change, signed so that above zero = worse than the unmodified model"
+	}
+	body := drawTitle(dc, fmt.Sprintf("Relative decrease in %s by %s block: %s", what, verb, cats), sub)
 	plots := make([][]*plot.Plot, len(models))
 	for i, m := range models {
 		cd := categoryDrops(m)

@@ -157,6 +157,6 @@ const MetricDefinitionsNote = "memscope metric definitions fix bugs of the refer
 	"(AikyamLab/llm-memorization): per-block memorization scores are stored (the reference " +
 	"loop summed them but never appended them); token_accuracy is the real fraction of " +
 	"matching greedy tokens (the reference cast the mean to int, reducing it to exact match); " +
-	"completion_entropy is the mean entropy of the next-token distributions over the " +
-	"suffix's sequence positions prefix-1..L-2 (the reference sliced the vocabulary axis, " +
-	"off by one); one batch size is used for the baseline and every intervention."
+	"completion_entropy is taken over the suffix's sequence positions prefix-1..L-2 (the " +
+	"reference sliced the vocabulary axis, off by one); one batch size is used for the " +
+	"baseline and every intervention."

@@ -272,7 +272,9 @@ func newInfoCmd() *cobra.Command {
 			if !info.Finished.IsZero() && !info.Started.IsZero() {
 				row("finished", fmt.Sprintf("%s (%s)", info.Finished.Local().Format("2006-01-02 15:04:05 MST"), info.Finished.Sub(info.Started).Round(1e9)))
 			}
-			row("batch size", strconv.Itoa(info.BatchSize))
+			if info.BatchSize > 0 {
+				row("batch size", strconv.Itoa(info.BatchSize))
+			}
 			row("seed", strconv.FormatInt(info.Seed, 10))
 			if info.Limit > 0 {
 				row("limit", strconv.Itoa(info.Limit))
@@ -290,9 +292,9 @@ func newInfoCmd() *cobra.Command {
 				tasks[m.Task] = true
 				ivs[m.Intervention.String()] = true
 			}
-			row("models", strings.Join(resultsSortedKeys(models), ", "))
-			row("tasks", strings.Join(resultsSortedKeys(tasks), ", "))
-			row("interventions", strconv.Itoa(len(ivs)))
+			row("measured models", strings.Join(resultsSortedKeys(models), ", "))
+			row("measured tasks", strings.Join(resultsSortedKeys(tasks), ", "))
+			row("measured cells", fmt.Sprintf("%d interventions (baseline included) × %d tasks × %d models", len(ivs), len(tasks), len(models)))
 			for _, t := range results.Tables {
 				file, _ := results.TableFile(t)
 				if st, err := os.Stat(filepath.Join(dir, file)); err == nil {

@@ -115,7 +115,7 @@ func TestResultsPlotAndInfoCommands(t *testing.T) {
 	out, err = runResults(t, "info", run)
 	require.NoError(t, err)
 	assert.Contains(t, out, "run                 run-a")
-	assert.Contains(t, out, "models              pythia-tiny")
+	assert.Contains(t, out, "measured models     pythia-tiny")
 	assert.Contains(t, out, "requests table")
 }
 
