@@ -190,10 +190,10 @@ func (d *Display) Resumed(label, summary string) {
 
 // Cell is the bar of one cell being computed.
 type Cell struct {
-	d       *Display
-	label   string
-	bar     *mpb.Bar
-	start   time.Time
+	d         *Display
+	label     string
+	bar       *mpb.Bar
+	start     time.Time
 	mu        sync.Mutex
 	last      time.Time
 	current   int

@@ -748,6 +748,8 @@ func formatValue(v float64) string {
 	switch {
 	case math.IsNaN(v):
 		return "n/a"
+	case v == math.Trunc(v) && math.Abs(v) >= 2 && math.Abs(v) < 1e9:
+		return fmt.Sprintf("%.0f", v) // counts ("extracted=86")
 	case v != 0 && (math.Abs(v) >= 1e4 || math.Abs(v) < 1e-3):
 		return fmt.Sprintf("%.3g", v)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -528,4 +529,13 @@ func TestCellErrorMessages(t *testing.T) {
 	assert.Equal(t, "plugin backend cpu crashed while running model m, intervention attn-sc:3, task piqa: call: plugin process exited", err.Error())
 	err = &CellError{Cell: plan.Cell{Model: "m"}, Err: errors.New("boom")}
 	assert.Equal(t, "model m: boom", err.Error())
+}
+
+func TestMetricSummary(t *testing.T) {
+	s := plugins.Scores{Metrics: []plugins.MetricValue{
+		{Name: "exact_match", Value: 0.215}, {Name: "extracted", Value: 86}, {Name: "acc", Value: 1},
+		{Name: "perplexity", Value: 12345.6}, {Name: "x", Value: math.NaN()}, {Name: "tiny", Value: 0.00012},
+	}}
+	assert.Equal(t, "exact_match=0.2150 extracted=86 acc=1.0000 perplexity=1.23e+04 x=n/a tiny=0.00012", metricSummary(s))
+	assert.Equal(t, "no metrics", metricSummary(plugins.Scores{}))
 }
