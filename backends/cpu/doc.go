@@ -12,11 +12,20 @@
 //
 // # Threading
 //
-// OpenBLAS runs its own worker threads. The engine never runs Go worker
-// goroutines while a BLAS call is in flight: element-wise work (layer norm,
-// GELU, softmax, log-softmax statistics) is split over Options.Threads
-// goroutines only between BLAS calls, and one Model runs one request at a
-// time. On 2 cores, oversubscription costs 2–4×.
+// OpenBLAS runs single-threaded and the engine owns all parallelism
+// (Options.Threads goroutines): each matrix product x·Wᵀ is split by output
+// columns (rows of W) into one single-threaded OpenBLAS call per thread;
+// attention runs one (sequence, head) pair per thread; element-wise work
+// (layer norm, bias + GELU, softmax, log-softmax statistics) is split by
+// rows. So exactly Threads threads compute at any time: no Go goroutine
+// ever computes beside a multi-threaded OpenBLAS call (on 2 cores that
+// oversubscription costs 2–4×), and no idle OpenBLAS worker spins
+// (sched_yield) beside the Go work between calls. The column split also
+// fits decode steps, which are bound by reading the weights: each thread
+// streams its own share. One Model runs one request at a time.
+// MEMSCOPE_BLAS_THREADING=openblas selects the other scheme (OpenBLAS
+// threads each product, the engine's goroutines run only between calls),
+// which measured up to 2× slower for greedy decoding on 2 cores.
 //
 // # OPENBLAS_CORETYPE
 //

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
+	"gorgonia.org/tensor"
 
 	"github.com/memscope/memscope/backends/intervention"
 	"github.com/memscope/memscope/backends/modelconfig"
@@ -419,4 +420,17 @@ func (m *Model) parallel(n, grain int, f func(lo, hi int)) {
 	}
 	f(0, min(n, chunk))
 	wg.Wait()
+}
+
+// MatMulT computes c = a·bᵀ (a [M, K], b [N, K], c [M, N]) exactly as the
+// engine does with the given thread count, for benchmarks of the
+// matrix-product shapes.
+func MatMulT(M, N, K int, a, b, c []float32, threads int) {
+	setupBLAS()
+	m := &Model{threads: max(1, threads), blas: tensor.WhichBLAS()}
+	m.goThreads = usesCgoBLAS && goThreading && m.threads > 1 && setBLASThreads(1)
+	if !m.goThreads {
+		setBLASThreads(m.threads)
+	}
+	m.matmulT(M, N, K, a, b, c, N)
 }
