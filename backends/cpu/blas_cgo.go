@@ -64,23 +64,37 @@ func init() {
 
 var blasSetup sync.Once
 
+// userCoreType is OPENBLAS_CORETYPE as the process started with (setupBLAS
+// may set it).
+var userCoreType = os.Getenv("OPENBLAS_CORETYPE")
+
 // setupBLAS is called by every Load before the first BLAS call.
 func setupBLAS() {
 	blasSetup.Do(func() {
 		// OpenBLAS's DYNAMIC_ARCH build picks its AVX-512 (Cooperlake/SkylakeX)
-		// kernels on AMD Zen 4, which are 30–55% slower there than its AVX2
-		// (Haswell) kernels at our shapes (shared/notes/perf-anchors.md). A
-		// user's own OPENBLAS_CORETYPE always wins.
-		if os.Getenv("OPENBLAS_CORETYPE") != "" || cpuid.CPU.VendorID != cpuid.AMD || !cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3) {
+		// kernels on AMD Zen 4 (family 0x19), which runs AVX-512 double-pumped:
+		// there they are 30–55% slower than its AVX2 (Haswell) kernels at our
+		// shapes (shared/notes/perf-anchors.md). Zen 5 (family 0x1a) has full
+		// 512-bit units and the AVX-512 kernels are up to 1.75× faster, so
+		// they stay. A user's own OPENBLAS_CORETYPE always wins.
+		if userCoreType != "" || cpuid.CPU.VendorID != cpuid.AMD || cpuid.CPU.Family != 0x19 ||
+			!cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3) {
 			return
 		}
 		switch strings.ToLower(blasCoreName()) {
 		case "cooperlake", "skylakex", "sapphirerapids":
-			cs := C.CString("Haswell")
-			defer C.free(unsafe.Pointer(cs))
-			C.ms_force_core(cs)
+			forceCore("Haswell")
 		}
 	})
+}
+
+// forceCore makes OpenBLAS use the named kernel set (a name OpenBLAS
+// knows, e.g. "Haswell"); it reports false for builds without run-time
+// kernel selection. It must not run while a BLAS call is in flight.
+func forceCore(name string) bool {
+	cs := C.CString(name)
+	defer C.free(unsafe.Pointer(cs))
+	return C.ms_force_core(cs) != 0
 }
 
 // setBLASThreads sets OpenBLAS's thread count; it reports false when the
