@@ -39,7 +39,7 @@ func TestForceCore(t *testing.T) {
 		assert.Equal(t, orig, blasCoreName())
 	}()
 	assert.Equal(t, "Haswell", blasCoreName())
-	a := []float32{1, 2, 3, 4, 5, 6}    // 2×3
+	a := []float32{1, 2, 3, 4, 5, 6}   // 2×3
 	b := []float32{1, 0, 1, 0, 1, 0.5} // 2×3
 	c := make([]float32, 4)
 	MatMulT(2, 2, 3, a, b, c, 1)
