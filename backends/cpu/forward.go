@@ -372,8 +372,15 @@ func (m *Model) matmulT(M, N, K int, a, b, c []float32, ldc int) {
 	if m.goThreads && 2*M*N*K >= 1<<20 {
 		workers = min(m.threads, max(1, N/64))
 	}
+	// A few rows (decode steps): the weights are read once, unpacked.
+	gemv := m.goThreads && M <= gemvRows
+	mul := func(n0, n1 int) {
+		if !gemv || !gemvNT(M, n1-n0, K, a, b[n0*K:], c[n0:], ldc) {
+			m.blas.Sgemm(blas.NoTrans, blas.Trans, M, n1-n0, K, 1, a, K, b[n0*K:], K, 0, c[n0:], ldc)
+		}
+	}
 	if workers <= 1 {
-		m.blas.Sgemm(blas.NoTrans, blas.Trans, M, N, K, 1, a, K, b, K, 0, c, ldc)
+		mul(0, N)
 		return
 	}
 	chunk := (N/workers + 15) &^ 15 // multiple of 16 columns
@@ -385,7 +392,7 @@ func (m *Model) matmulT(M, N, K int, a, b, c []float32, ldc int) {
 				n1 = N
 			}
 			if n1 > n0 {
-				m.blas.Sgemm(blas.NoTrans, blas.Trans, M, n1-n0, K, 1, a, K, b[n0*K:], K, 0, c[n0:], ldc)
+				mul(n0, n1)
 			}
 		}
 	})

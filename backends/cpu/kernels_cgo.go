@@ -183,6 +183,64 @@ ALWAYS void body_attend1(const float *q, const float *K, const float *V, long n,
 	}
 }
 
+#ifdef __x86_64__
+#include <immintrin.h>
+
+__attribute__((target("avx2,fma"))) static inline float hsum256(__m256 v) {
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+// c[m][n] = sum_k x[m][k] * w[n][k] for a few rows of x (decode steps):
+// the weights stream from memory once, two rows at a time, against up to
+// four rows of x held in cache; no packing (which costs OpenBLAS an extra
+// pass over the weights at small M). Prefetching 8 KB ahead took a
+// Pythia-160M decode step from 28 to 18 ms on 2 Zen 5 cores.
+__attribute__((target("avx2,fma"))) void ms_gemv_nt(long M, long N, long K, const float *x, const float *w, float *c, long ldc) {
+	long K8 = K & ~7L;
+	for (long n = 0; n < N; n += 2) {
+		const float *w0 = w + n * K;
+		const float *w1 = n + 1 < N ? w0 + K : w0;
+		for (long m0 = 0; m0 < M; m0 += 4) {
+			long mb = M - m0 < 4 ? M - m0 : 4;
+			const float *x0 = x + m0 * K;
+			const float *x1 = mb > 1 ? x0 + K : x0;
+			const float *x2 = mb > 2 ? x0 + 2 * K : x0;
+			const float *x3 = mb > 3 ? x0 + 3 * K : x0;
+			__m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+			for (long k = 0; k < K8; k += 8) {
+				_mm_prefetch((const char *)(w0 + k + 2048), _MM_HINT_T0);
+				_mm_prefetch((const char *)(w1 + k + 2048), _MM_HINT_T0);
+				__m256 v0 = _mm256_loadu_ps(w0 + k), v1 = _mm256_loadu_ps(w1 + k);
+				__m256 y = _mm256_loadu_ps(x0 + k);
+				a00 = _mm256_fmadd_ps(y, v0, a00); a01 = _mm256_fmadd_ps(y, v1, a01);
+				y = _mm256_loadu_ps(x1 + k);
+				a10 = _mm256_fmadd_ps(y, v0, a10); a11 = _mm256_fmadd_ps(y, v1, a11);
+				y = _mm256_loadu_ps(x2 + k);
+				a20 = _mm256_fmadd_ps(y, v0, a20); a21 = _mm256_fmadd_ps(y, v1, a21);
+				y = _mm256_loadu_ps(x3 + k);
+				a30 = _mm256_fmadd_ps(y, v0, a30); a31 = _mm256_fmadd_ps(y, v1, a31);
+			}
+			float r[4][2] = {
+				{hsum256(a00), hsum256(a01)}, {hsum256(a10), hsum256(a11)},
+				{hsum256(a20), hsum256(a21)}, {hsum256(a30), hsum256(a31)},
+			};
+			const float *xs[4] = {x0, x1, x2, x3};
+			for (long k = K8; k < K; k++)
+				for (int j = 0; j < 4; j++) { r[j][0] += xs[j][k] * w0[k]; r[j][1] += xs[j][k] * w1[k]; }
+			for (long j = 0; j < mb; j++) {
+				c[(m0 + j) * ldc + n] = r[j][0];
+				if (n + 1 < N) c[(m0 + j) * ldc + n + 1] = r[j][1];
+			}
+		}
+	}
+}
+#else
+void ms_gemv_nt(long M, long N, long K, const float *x, const float *w, float *c, long ldc) {}
+#endif
+
 #define VARIANT(SUF, ATTR) \
 ATTR void ms_bias_act_##SUF(float *y, const float *b, long rows, long n, int act) { body_bias_act(y, b, rows, n, act); } \
 ATTR void ms_softmax_##SUF(float *x, long n) { body_softmax(x, n); } \
@@ -275,4 +333,20 @@ func attendOne(q, K, V []float32, n, hd int, scale float32, out, p []float32) {
 	} else {
 		C.ms_attend1_base(fptr(q), fptr(K), fptr(V), C.long(n), C.long(hd), C.float(scale), fptr(out), fptr(p))
 	}
+}
+
+// gemvRows is the most rows of x for which matmulT uses gemvNT instead of
+// OpenBLAS (AVX2 CPUs only).
+const gemvRows = 8
+
+// gemvNT computes c[m][n] = Σ_k x[m][k]·w[n][k] for M ≤ gemvRows rows with
+// the AVX2 kernel; it reports false (doing nothing) without AVX2.
+func gemvNT(M, N, K int, x, w, c []float32, ldc int) bool {
+	if !useAVX2 || M > gemvRows || M == 0 || N == 0 || K == 0 {
+		return false
+	}
+	_, _ = x[(M-1)*K+K-1], w[(N-1)*K+K-1]
+	_ = c[(M-1)*ldc+N-1]
+	C.ms_gemv_nt(C.long(M), C.long(N), C.long(K), fptr(x), fptr(w), fptr(c), C.long(ldc))
+	return true
 }

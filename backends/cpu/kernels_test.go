@@ -85,3 +85,42 @@ func TestKernelsMatchGo(t *testing.T) {
 	am, _, _ := logitStats([]float32{0, 5, 1, 5, 5, 2, 3, 4, 5, 0})
 	assert.Equal(t, 1, am)
 }
+
+// The decode-step product (AVX2 kernel when available) agrees with a
+// float64 reference for every row count it takes and odd shapes.
+func TestGemvNT(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	for M := 1; M <= gemvRows; M++ {
+		for _, shape := range [][2]int{{1, 1}, {7, 13}, {33, 64}, {64, 100}, {5, 771}} {
+			N, K := shape[0], shape[1]
+			x := make([]float32, M*K)
+			w := make([]float32, N*K)
+			for _, s := range [][]float32{x, w} {
+				for i := range s {
+					s[i] = float32(rng.NormFloat64())
+				}
+			}
+			ldc := N + 3
+			c := make([]float32, M*ldc)
+			for i := range c {
+				c[i] = -7 // untouched outside [M, N]
+			}
+			if !gemvNT(M, N, K, x, w, c, ldc) {
+				t.Skip("no AVX2 kernel on this build/CPU")
+			}
+			for m := 0; m < M; m++ {
+				for n := 0; n < ldc; n++ {
+					if n >= N {
+						assert.Equal(t, float32(-7), c[m*ldc+n])
+						continue
+					}
+					var ref float64
+					for k := 0; k < K; k++ {
+						ref += float64(x[m*K+k]) * float64(w[n*K+k])
+					}
+					assert.InDelta(t, ref, c[m*ldc+n], 1e-5*math.Sqrt(float64(K)), "M %d N %d K %d at %d,%d", M, N, K, m, n)
+				}
+			}
+		}
+	}
+}
