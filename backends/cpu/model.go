@@ -20,7 +20,8 @@ import (
 type Options struct {
 	// Threads is how many CPU threads compute: OpenBLAS's thread count and
 	// the number of goroutines for element-wise work (never both at once).
-	// 0 means OPENBLAS_NUM_THREADS when set, else every CPU.
+	// 0 means OPENBLAS_NUM_THREADS when set, else GOMAXPROCS (every CPU the
+	// process may use).
 	Threads int
 	// MaxBatchTokens bounds how many tokens one forward pass holds
 	// (activations and KV cache); bigger requests are split into groups of
@@ -156,7 +157,7 @@ func newModel(cfg modelconfig.Config, opts Options) (*Model, error) {
 		if n, err := strconv.Atoi(os.Getenv("OPENBLAS_NUM_THREADS")); err == nil && n > 0 {
 			m.threads = n
 		} else {
-			m.threads = runtime.NumCPU()
+			m.threads = runtime.GOMAXPROCS(0) // the CPUs (and cgroup quota) Go may use
 		}
 	}
 	setupBLAS()

@@ -33,7 +33,7 @@ func (f *engineFlags) register(cmd *cobra.Command, idsHelp, outHelp string) {
 	cmd.Flags().StringVar(&f.ids, "ids", "", idsHelp)
 	cmd.Flags().StringVar(&f.out, "out", "", outHelp)
 	cmd.Flags().StringVar(&f.intervene, "intervene", "none", "intervention: none, attn-sc:3, attn-sc:1,3, attn-sc:20-23, attn-sc:all, attn-zero:2")
-	cmd.Flags().IntVar(&f.threads, "threads", 0, "compute threads (0: OPENBLAS_NUM_THREADS or every CPU)")
+	cmd.Flags().IntVar(&f.threads, "threads", 0, "compute threads (0: OPENBLAS_NUM_THREADS if set, else every CPU)")
 }
 
 // check validates the flags before any work: required flags, the spec's
