@@ -23,4 +23,7 @@ func attendOne(q, K, V []float32, n, hd int, scale float32, out, p []float32) {
 	goAttendOne(q, K, V, n, hd, scale, out, p)
 }
 
+// gemvRows: without cgo there is no small-M kernel (gemvNT declines).
+const gemvRows = 8
+
 func gemvNT(M, N, K int, x, w, c []float32, ldc int) bool { return false }

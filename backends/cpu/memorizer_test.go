@@ -27,9 +27,9 @@ const (
 const (
 	emAgreement = 0.99  // share of samples whose exact match agrees
 	accTol      = 0.005 // mean token accuracy
-	// completion entropy is a sum of 32 entropies; float32 rounding of the
-	// logits moves each by ~1e-6 relative.
-	entropyTol = 2e-3
+	// completion entropy (per sample) is a sum of 32 entropies of about 1–4
+	// nats; float32 rounding moves the sum by up to 6e-5 (measured).
+	entropyTol = 5e-4
 	nllTol     = 1e-3 // held-out NLL per token
 )
 
