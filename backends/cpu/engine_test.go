@@ -264,6 +264,19 @@ func TestBadRequests(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, empty[0].LogProbs)
 
+	// The last token of a scored sequence is only a target: a window of
+	// max_position_embeddings+1 tokens fits, one more does not.
+	long := make([]int32, 130)
+	for i := range long {
+		long[i] = int32(i * 7 % 384)
+	}
+	full, err := m.Score(ctx, []engine.Sequence{{Tokens: long[:129], ScoreFrom: 100}, {Tokens: long[:128], ScoreFrom: 100}}, intervention.Baseline())
+	require.NoError(t, err)
+	require.Len(t, full[0].LogProbs, 29)
+	assert.InDeltaSlice(t, full[1].LogProbs, full[0].LogProbs[:28], 1e-5)
+	_, err = m.Score(ctx, []engine.Sequence{{Tokens: long, ScoreFrom: 100}}, intervention.Baseline())
+	assert.ErrorContains(t, err, "max_position_embeddings")
+
 	_, err = m.Logits(ctx, [][]int32{good, good[:3]}, intervention.Baseline())
 	assert.ErrorContains(t, err, "same length")
 	_, err = m.Logits(ctx, [][]int32{make([]int32, 129)}, intervention.Baseline())

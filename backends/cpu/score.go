@@ -60,8 +60,10 @@ func groupsOf(sizes []int, budget int) [][2]int {
 	return out
 }
 
-// Score scores the sequences teacher-forced. The unembedding runs only on
-// the rows whose next token is scored.
+// Score scores the sequences teacher-forced. The last token of a sequence
+// is only a target, so the forward pass runs on Tokens[:len-1] and a
+// sequence may hold MaxPositions+1 tokens (lm-eval's window). The
+// unembedding runs only on the rows whose next token is scored.
 func (m *Model) Score(ctx context.Context, seqs []engine.Sequence, iv intervention.Intervention) ([]engine.TokenScores, error) {
 	if err := m.lock(); err != nil {
 		return nil, err
@@ -70,28 +72,38 @@ func (m *Model) Score(ctx context.Context, seqs []engine.Sequence, iv interventi
 	if err := m.checkIntervention(iv); err != nil {
 		return nil, err
 	}
-	sizes := make([]int, len(seqs))
+	var work []int // sequences with at least one token to score
 	for i, s := range seqs {
 		n := len(s.Tokens)
 		if s.ScoreFrom < 1 || s.ScoreFrom > n {
 			return nil, fmt.Errorf("sequence %d: ScoreFrom %d is outside [1, %d] (the first token has no prediction to score)", i, s.ScoreFrom, n)
 		}
-		if err := m.checkLength(i, n); err != nil {
-			return nil, err
+		if n-1 > m.cfg.MaxPositions {
+			return nil, fmt.Errorf("sequence %d has %d tokens: %d model inputs (all but the final target), more than the model's %d positions (max_position_embeddings)", i, n, n-1, m.cfg.MaxPositions)
 		}
 		if err := m.checkTokens(i, s.Tokens); err != nil {
 			return nil, err
 		}
-		sizes[i] = n
+		if s.ScoreFrom < n {
+			work = append(work, i)
+		}
 	}
 	out := make([]engine.TokenScores, len(seqs))
+	for i := range out {
+		out[i] = engine.TokenScores{LogProbs: []float32{}, Entropies: []float32{}, Greedy: []bool{}}
+	}
+	sizes := make([]int, len(work)) // input rows: every token but the last
+	for k, i := range work {
+		sizes[k] = len(seqs[i].Tokens) - 1
+	}
 	for _, g := range m.groups(sizes) {
 		n := sizes[g[0]:g[1]]
 		p := newPass(n, make([]int, len(n)))
 		ids := make([]int32, 0, p.rows)
 		var rows, targets []int
-		for s, seq := range seqs[g[0]:g[1]] {
-			ids = append(ids, seq.Tokens...)
+		for s, i := range work[g[0]:g[1]] {
+			seq := seqs[i]
+			ids = append(ids, seq.Tokens[:len(seq.Tokens)-1]...)
 			for q := seq.ScoreFrom; q < len(seq.Tokens); q++ {
 				rows = append(rows, p.off[s]+q-1)
 				targets = append(targets, int(seq.Tokens[q]))
@@ -112,9 +124,9 @@ func (m *Model) Score(ctx context.Context, seqs []engine.Sequence, iv interventi
 			return nil, err
 		}
 		k := 0
-		for s, seq := range seqs[g[0]:g[1]] {
-			cnt := len(seq.Tokens) - seq.ScoreFrom
-			out[g[0]+s] = engine.TokenScores{
+		for _, i := range work[g[0]:g[1]] {
+			cnt := len(seqs[i].Tokens) - seqs[i].ScoreFrom
+			out[i] = engine.TokenScores{
 				LogProbs:  lp[k : k+cnt : k+cnt],
 				Entropies: ent[k : k+cnt : k+cnt],
 				Greedy:    greedy[k : k+cnt : k+cnt],

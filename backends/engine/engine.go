@@ -14,7 +14,9 @@ import (
 // Sequence is one token sequence to score teacher-forced: the engine
 // returns statistics of the prediction of each token Tokens[p] for
 // p in [ScoreFrom, len(Tokens)), from the logits at position p-1.
-// ScoreFrom must be ≥ 1.
+// ScoreFrom must be ≥ 1. The last token is only a target, so a sequence
+// may hold MaxPositions+1 tokens (lm-eval's (context+continuation)
+// [-(max_length+1):] window).
 type Sequence struct {
 	Tokens    []int32
 	ScoreFrom int
@@ -38,7 +40,7 @@ type Generation struct {
 // composition change nothing beyond float rounding of the BLAS kernels).
 type Engine interface {
 	Config() modelconfig.Config
-	// Score scores the sequences (of any lengths ≤ MaxPositions) teacher-forced.
+	// Score scores the sequences (of up to MaxPositions+1 tokens) teacher-forced.
 	Score(ctx context.Context, seqs []Sequence, iv intervention.Intervention) ([]TokenScores, error)
 	// Generate continues each prefix by newTokens greedy tokens, with a KV
 	// cache; the intervention applies in prefill and in every decode step.
