@@ -20,6 +20,10 @@ type LeaderboardOptions struct {
 	// MaxAbilityLoss is the ability loss (relative, 0.05 = 5%) a block's
 	// bypass may cost to be named a model's best block; 0 means 5%.
 	MaxAbilityLoss float64
+	// AbilityTasks, when set, are the tasks whose main metrics make up the
+	// ability change (the others are still shown). Use it when some
+	// benchmarks sit at chance for a model and would only add noise.
+	AbilityTasks []string
 }
 
 // DefaultMaxAbilityLoss is the default ability budget of the best block.
@@ -37,6 +41,7 @@ const (
 type Leaderboard struct {
 	Kind           intervention.Kind
 	MaxAbilityLoss float64
+	AbilityTasks   []string     // tasks the ability change averages; nil: every ability task
 	Models         []ModelBoard // ranked: most memorization removed within the ability budget first
 	Notes          []string     // data problems worth knowing (duplicates, missing baselines)
 }
@@ -177,7 +182,7 @@ func BuildLeaderboard(runs []*Run, opt LeaderboardOptions) (*Leaderboard, error)
 	if opt.MaxAbilityLoss <= 0 {
 		opt.MaxAbilityLoss = DefaultMaxAbilityLoss
 	}
-	lb := &Leaderboard{Kind: opt.Kind, MaxAbilityLoss: opt.MaxAbilityLoss}
+	lb := &Leaderboard{Kind: opt.Kind, MaxAbilityLoss: opt.MaxAbilityLoss, AbilityTasks: opt.AbilityTasks}
 
 	// Newer runs win where runs overlap.
 	runs = slices.Clone(runs)
@@ -317,7 +322,7 @@ func BuildLeaderboard(runs []*Run, opt LeaderboardOptions) (*Leaderboard, error)
 				mb.Headline = s
 			}
 		}
-		mb.computeTradeoffs(opt.MaxAbilityLoss)
+		mb.computeTradeoffs(opt.MaxAbilityLoss, opt.AbilityTasks)
 		lb.Models = append(lb.Models, mb)
 	}
 	slices.SortStableFunc(lb.Models, func(a, b ModelBoard) int {
@@ -335,11 +340,13 @@ func BuildLeaderboard(runs []*Run, opt LeaderboardOptions) (*Leaderboard, error)
 var CoreMemorizationMetrics = []string{"exact_match", "token_accuracy", "completion_entropy"}
 
 // splitCoreMemorization keeps the core memorization metrics (in their
-// order) as the memorization series and moves the rest (extracted counts,
-// per-group breakdowns like "exact_match[duplicates=8]") to other. A task
-// without any core metric keeps all of its metrics.
+// order) as the memorization series, followed by exact-match breakdowns
+// when there are only a few groups (e.g. "exact_match[kind=planted]" and
+// "exact_match[kind=control]"), and moves the rest (extracted counts, long
+// breakdowns like "exact_match[duplicates=8]") to other. A task without
+// any core metric keeps all of its metrics.
 func splitCoreMemorization(mem, other []Series) ([]Series, []Series) {
-	var core, rest []Series
+	var core, groups, rest []Series
 	for _, name := range CoreMemorizationMetrics {
 		for _, s := range mem {
 			if s.Metric == name {
@@ -351,12 +358,25 @@ func splitCoreMemorization(mem, other []Series) ([]Series, []Series) {
 		return mem, other
 	}
 	for _, s := range mem {
-		if !slices.Contains(CoreMemorizationMetrics, s.Metric) {
+		switch {
+		case slices.Contains(CoreMemorizationMetrics, s.Metric):
+		case strings.HasPrefix(s.Metric, "exact_match["):
+			groups = append(groups, s)
+		default:
 			rest = append(rest, s)
 		}
 	}
+	if len(groups) <= maxShownGroups {
+		core = append(core, groups...)
+	} else {
+		rest = append(groups, rest...)
+	}
 	return core, append(rest, other...)
 }
+
+// maxShownGroups is how many exact-match group columns the text
+// leaderboard shows before leaving them to csv/json.
+const maxShownGroups = 4
 
 // DetectKind picks the intervention kind a leaderboard of these runs
 // compares: attention short-circuit when any single-block short-circuit was
@@ -412,7 +432,7 @@ func (mb ModelBoard) bestRemoved() float64 {
 	return -mb.Tradeoffs[mb.Best].MemorizationChange
 }
 
-func (mb *ModelBoard) computeTradeoffs(budget float64) {
+func (mb *ModelBoard) computeTradeoffs(budget float64, abilityTasks []string) {
 	mb.Tradeoffs = make([]Tradeoff, len(mb.Blocks))
 	for i, b := range mb.Blocks {
 		t := Tradeoff{Block: b, MemorizationChange: math.NaN(), AbilityChange: math.NaN()}
@@ -421,6 +441,9 @@ func (mb *ModelBoard) computeTradeoffs(budget float64) {
 		}
 		sum, n := 0.0, 0
 		for _, s := range mb.Ability {
+			if len(abilityTasks) > 0 && !slices.Contains(abilityTasks, s.Task) {
+				continue
+			}
 			if c := s.goodChange(i); !math.IsNaN(c) {
 				sum += c
 				n++

@@ -219,9 +219,13 @@ func (lb *Leaderboard) renderDoc(w io.Writer, md bool) error {
 		models = fmt.Sprintf("%d models", len(lb.Models))
 	}
 	title := fmt.Sprintf("memscope leaderboard: %s, one block at a time, %s", kindName(lb.Kind), models)
+	abilityOf := "each task's main metric"
+	if len(lb.AbilityTasks) > 0 {
+		abilityOf = "the main metric of " + strings.Join(lb.AbilityTasks, ", ")
+	}
 	legend := []string{
 		"memorization Δ: relative change of the memorization score vs the baseline (negative = less memorized).",
-		"ability Δ: mean relative change of each task's main metric vs the baseline, signed so that negative = worse.",
+		"ability Δ: mean relative change of " + abilityOf + " vs the baseline, signed so that negative = worse.",
 		"best block: removes the most memorization while losing at most " + pct + " ability; Pareto-optimal: no other block removes more memorization at less ability loss.",
 		"Arrows point the better way: less memorization for memorization metrics, better scores for ability metrics.",
 	}

@@ -3,6 +3,7 @@ package results_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"path/filepath"
 	"testing"
@@ -169,37 +170,56 @@ func TestLoadLeaderboardNoRuns(t *testing.T) {
 }
 
 func TestLeaderboardCoreMemorizationAndKindDetection(t *testing.T) {
-	run := &results.Run{Info: results.RunInfo{RunID: "zero"}}
-	for _, c := range resultstest.Cells(resultstest.DefaultModels[:1], resultstest.DefaultTasks[:2]) {
-		for _, m := range c.Metrics {
-			if !m.Intervention.IsBaseline() {
-				m.Intervention = intervention.New(intervention.AttnZero, m.Intervention.Blocks...)
-			}
-			run.Metrics = append(run.Metrics, m)
-			if m.Task == "memorization" && m.Metric == "exact_match" {
-				for _, extra := range []string{"extracted", "exact_match[duplicates=8]"} {
-					e := m
-					e.Metric = extra
-					run.Metrics = append(run.Metrics, e)
+	build := func(extras ...string) (*results.Run, *results.Leaderboard) {
+		run := &results.Run{Info: results.RunInfo{RunID: "zero"}}
+		for _, c := range resultstest.Cells(resultstest.DefaultModels[:1], resultstest.DefaultTasks[:2]) {
+			for _, m := range c.Metrics {
+				if !m.Intervention.IsBaseline() {
+					m.Intervention = intervention.New(intervention.AttnZero, m.Intervention.Blocks...)
+				}
+				run.Metrics = append(run.Metrics, m)
+				if m.Task == "memorization" && m.Metric == "exact_match" {
+					for _, extra := range extras {
+						e := m
+						e.Metric = extra
+						run.Metrics = append(run.Metrics, e)
+					}
 				}
 			}
 		}
+		lb, err := results.BuildLeaderboard([]*results.Run{run}, results.LeaderboardOptions{})
+		require.NoError(t, err)
+		return run, lb
 	}
+	names := func(series []results.Series, withTask bool) []string {
+		var out []string
+		for _, s := range series {
+			if withTask {
+				out = append(out, s.Task+"/"+s.Metric+"/"+s.Role)
+			} else {
+				out = append(out, s.Metric)
+			}
+		}
+		return out
+	}
+
+	// A few exact-match groups are shown beside the core metrics.
+	run, lb := build("extracted", "exact_match[kind=control]", "exact_match[kind=planted]")
 	assert.Equal(t, intervention.AttnZero, results.DetectKind([]*results.Run{run}))
-	lb, err := results.BuildLeaderboard([]*results.Run{run}, results.LeaderboardOptions{})
-	require.NoError(t, err)
 	assert.Equal(t, intervention.AttnZero, lb.Kind)
 	m := lb.Models[0]
-	var mem, other []string
-	for _, s := range m.Memorization {
-		mem = append(mem, s.Metric)
+	assert.Equal(t, []string{"exact_match", "token_accuracy", "completion_entropy", "exact_match[kind=control]", "exact_match[kind=planted]"}, names(m.Memorization, false))
+	assert.Equal(t, []string{"heldout_perplexity/perplexity/other", "memorization/extracted/memorization"}, names(m.Other, true),
+		"language tasks first; counts of memorization are not core")
+
+	// Many groups stay out of the text table.
+	var many []string
+	for _, d := range []int{1, 2, 4, 8, 16} {
+		many = append(many, fmt.Sprintf("exact_match[duplicates=%d]", d))
 	}
-	for _, s := range m.Other {
-		other = append(other, s.Task+"/"+s.Metric+"/"+s.Role)
-	}
-	assert.Equal(t, []string{"exact_match", "token_accuracy", "completion_entropy"}, mem)
-	assert.Equal(t, []string{"heldout_perplexity/perplexity/other", "memorization/extracted/memorization", "memorization/exact_match[duplicates=8]/memorization"}, other,
-		"language tasks first; counts and breakdowns of memorization are not core")
+	_, lbMany := build(many...)
+	assert.Equal(t, []string{"exact_match", "token_accuracy", "completion_entropy"}, names(lbMany.Models[0].Memorization, false))
+	assert.Len(t, lbMany.Models[0].Other, 6)
 	assert.Len(t, m.Blocks, 6)
 
 	paths, err := results.Plot(run, t.TempDir())

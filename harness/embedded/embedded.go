@@ -1,7 +1,8 @@
 // Package embedded carries the default model of `memscope run` inside the
 // binary: a small Pythia-architecture model trained until it memorized
-// planted sequences (memorizer/model), its canaries (memorizer/canaries.npy,
-// the memorized token sequences) and held-out sequences of the same
+// planted sequences (memorizer/model), its canaries (memorizer/canaries.jsonl:
+// 200 planted token sequences, each duplicated 1–32 times in training, and
+// 200 control windows never trained on) and held-out sequences of the same
 // distribution (memorizer/heldout.npy). ExtractMemorizer writes them once
 // into the cache folder, where the plugins can read them like any model.
 package embedded
@@ -24,14 +25,14 @@ import (
 
 //go:embed memorizer/model/config.json memorizer/model/tokenizer.json memorizer/model/tokenizer_config.json
 //go:embed memorizer/model/model.safetensors.index.json memorizer/model/*.safetensors
-//go:embed memorizer/canaries.npy memorizer/heldout.npy
+//go:embed memorizer/canaries.jsonl memorizer/heldout.npy
 var files embed.FS
 
 // Memorizer is the extracted default model and its data.
 type Memorizer struct {
 	Dir      string // the extracted folder
 	ModelDir string // Hugging Face model folder
-	Canaries string // canaries.npy: int32 [n, 64] memorized sequences
+	Canaries string // canaries.jsonl: {"tokens": [64 ids], "kind": "planted"|"control", "duplicates", "text"}
 	Heldout  string // heldout.npy: int32 [n, 128] sequences never trained on
 	Hash     string // sha256 of the embedded files (names and contents)
 }
@@ -73,7 +74,7 @@ func ExtractMemorizer(cacheDir string) (Memorizer, error) {
 	m := Memorizer{
 		Dir:      dir,
 		ModelDir: filepath.Join(dir, "model"),
-		Canaries: filepath.Join(dir, "canaries.npy"),
+		Canaries: filepath.Join(dir, "canaries.jsonl"),
 		Heldout:  filepath.Join(dir, "heldout.npy"),
 		Hash:     "sha256:" + allDigest,
 	}

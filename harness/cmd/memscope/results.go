@@ -70,6 +70,7 @@ var resultsLeaderboardKinds = map[string]intervention.Kind{
 func newLeaderboardCmd() *cobra.Command {
 	var format, kind, out string
 	var maxLoss float64
+	var ability []string
 	cmd := &cobra.Command{
 		Use:   "leaderboard DIR...",
 		Short: "Compare models block by block: memorization removed vs ability lost",
@@ -96,7 +97,7 @@ ability tasks). Where runs overlap, the newest run's scores are used.`,
 			if err := resultsOneOf("format", format, results.LeaderboardFormats); err != nil {
 				return err
 			}
-			opt := results.LeaderboardOptions{MaxAbilityLoss: maxLoss / 100}
+			opt := results.LeaderboardOptions{MaxAbilityLoss: maxLoss / 100, AbilityTasks: ability}
 			if kind != "" {
 				k, ok := resultsLeaderboardKinds[kind]
 				if !ok {
@@ -111,6 +112,9 @@ ability tasks). Where runs overlap, the newest run's scores are used.`,
 			if err != nil {
 				return err
 			}
+			if err := checkAbilityTasks(lb, ability); err != nil {
+				return err
+			}
 			return resultsWriteOutput(cmd, out, func(w io.Writer) error { return lb.Render(w, format) })
 		},
 	}
@@ -118,8 +122,30 @@ ability tasks). Where runs overlap, the newest run's scores are used.`,
 	f.StringVar(&format, "format", results.FormatText, "output format: "+strings.Join(results.LeaderboardFormats, ", "))
 	f.StringVar(&kind, "intervention-kind", "", "intervention compared with the baseline, one block at a time: attn-sc or attn-zero (default: attn-sc when the runs have it)")
 	f.Float64Var(&maxLoss, "max-ability-loss", 100*results.DefaultMaxAbilityLoss, "ability loss, in percent, the best block may cost")
+	f.StringSliceVar(&ability, "ability", nil, "comma-separated `TASKS` whose main metric makes up the ability change (default: every non-memorization task); leave out benchmarks a model only guesses at")
 	f.StringVarP(&out, "out", "o", "", "write to this file (atomically) instead of stdout")
 	return cmd
+}
+
+// checkAbilityTasks rejects --ability tasks that no model of the
+// leaderboard has a score for.
+func checkAbilityTasks(lb *results.Leaderboard, tasks []string) error {
+	have := map[string]bool{}
+	var names []string
+	for _, m := range lb.Models {
+		for _, s := range m.Ability {
+			if !have[s.Task] {
+				have[s.Task] = true
+				names = append(names, s.Task)
+			}
+		}
+	}
+	for _, t := range tasks {
+		if !have[t] {
+			return usagef("--ability %s: these runs have no ability scores for %q (they have: %s)", strings.Join(tasks, ","), t, strings.Join(names, ", "))
+		}
+	}
+	return nil
 }
 
 // formatFromExt guesses an export format from a file name.

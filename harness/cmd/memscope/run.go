@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -40,7 +41,7 @@ var gitCommit = ""
 const runEnvCacheDir = "MEMSCOPE_CACHE_DIR"
 
 // Defaults of the embedded model's run (the paper's setting on it).
-var runEmbeddedTasks = []string{"memorization", "heldout_perplexity"}
+var runEmbeddedTasks = []string{"memorization", "heldout_perplexity", "lambada_openai", "piqa", "winogrande", "arc_easy", "hellaswag"}
 
 type runFlags struct {
 	models        []string
@@ -59,6 +60,7 @@ type runFlags struct {
 	noCache       bool
 	pluginDirs    []string
 	progress      string
+	ability       []string
 	verbose       bool
 }
 
@@ -72,7 +74,9 @@ intervention, and writes three Arrow tables (metrics, docs, requests) into --out
 then the figures into OUT/figures, and prints the leaderboard.
 
 Without --model, memscope runs its embedded memorizer model (a small Pythia-style
-model that memorized planted sequences) on memorization and heldout_perplexity.
+model that memorized planted sequences) on memorization (its planted canaries and
+controls), heldout_perplexity and the embedded 200-document subsets of the five
+benchmarks.
 
 Interventions (--interventions, repeatable; one value may hold several specs
 separated by ';' or spaces, since a spec itself may contain commas):
@@ -102,7 +106,7 @@ func init() {
 	o := &runOpts
 	f.StringArrayVar(&o.models, "model", nil, "Hugging Face model `DIR` (config.json, safetensors, tokenizer); repeat for several models (default: the embedded memorizer model)")
 	f.StringVar(&o.backend, "backend", "cpu", "backend plugin `NAME` (memscope backends lists them)")
-	f.StringSliceVar(&o.tasks, "tasks", nil, "comma-separated task `NAMES` (memscope tasks lists them; default with the embedded model: memorization,heldout_perplexity)")
+	f.StringSliceVar(&o.tasks, "tasks", nil, "comma-separated task `NAMES` (memscope tasks lists them; default with the embedded model: memorization, heldout_perplexity and the five benchmarks)")
 	f.StringArrayVar(&o.interventions, "interventions", nil, "intervention `SPECS`: repeat the flag or separate specs with ';' or spaces (default attn-sc:each; see above)")
 	f.StringArrayVar(&o.taskOpts, "task-opt", nil, "task option `TASK.KEY=VALUE`, repeatable (e.g. memorization.prefix_len=32)")
 	f.IntVar(&o.limit, "limit", 0, "evaluate at most `N` documents per task (0: all)")
@@ -111,11 +115,12 @@ func init() {
 	f.StringVar(&o.dtype, "dtype", "", "compute `DTYPE` (float32, float16, bfloat16; default: the backend's)")
 	f.IntVar(&o.threads, "threads", 0, "compute threads of the backend (`N`; 0: all cores); also sets OPENBLAS_NUM_THREADS and OMP_NUM_THREADS")
 	f.Int64Var(&o.seed, "seed", 1234, "random `SEED` for tasks that sample (and bootstrap standard errors)")
-	f.StringVar(&o.out, "out", "results", "results `DIR`: tables, figures, and the state that lets a re-run resume")
+	f.StringVar(&o.out, "out", "memscope-results", "results `DIR`: tables, figures, and the state that lets a re-run resume")
 	f.StringVar(&o.cacheDir, "cache-dir", "", "cache `DIR` for backend answers, model hashes and the extracted embedded model (default: $"+runEnvCacheDir+" or the user cache dir + /memscope)")
 	f.BoolVar(&o.noCache, "no-cache", false, "neither read nor write cached backend answers")
 	f.StringArrayVar(&o.pluginDirs, "plugin-dir", nil, "look for plugins in `DIR` first (also $"+pluginhost.EnvPluginDir+"; then the memscope executable's folder, then $PATH)")
 	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (bars on a terminal), bars, or lines")
+	f.StringSliceVar(&o.ability, "ability", nil, "comma-separated `TASKS` whose main metric makes up the leaderboard's ability change (default: every non-memorization task; with the embedded model: heldout_perplexity)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "debug logging (plugins included)")
 	f.SetNormalizeFunc(runNormalizeFlag)
 	rootCmd.AddCommand(runCmd)
@@ -156,6 +161,7 @@ type runPlan struct {
 	backendPath string
 	taskPaths   map[string]string
 	embedded    *embedded.Memorizer
+	ability     []string // tasks of the leaderboard's ability change
 }
 
 // runValidate checks every flag before any plugin starts; its errors are
@@ -206,6 +212,17 @@ func runValidate(o *runFlags) (*runPlan, error) {
 	if len(o.models) == 0 && len(p.tasks) == 0 {
 		p.tasks = runEmbeddedTasks
 	}
+	if len(o.models) == 0 && len(o.ability) == 0 && slices.Contains(p.tasks, "heldout_perplexity") {
+		// The embedded model is too small for the benchmarks to move off
+		// chance: its general ability is its held-out likelihood.
+		o.ability = []string{"heldout_perplexity"}
+	}
+	for _, t := range o.ability {
+		if !slices.Contains(p.tasks, t) {
+			return nil, usagef("--ability %s: task %q is not among the tasks of this run (%s)", strings.Join(o.ability, ","), t, strings.Join(p.tasks, ","))
+		}
+	}
+	p.ability = o.ability
 	if len(p.tasks) == 0 {
 		return nil, usagef("name the tasks to run with --tasks, e.g. --tasks memorization,lambada_openai (memscope tasks lists them)")
 	}
@@ -261,7 +278,7 @@ func runUseEmbedded(p *runPlan) error {
 	p.embedded = &m
 	p.models = []plan.Model{{Dir: m.ModelDir, Name: embedded.Name}}
 	defaults := map[string]map[string]string{
-		"memorization":       {"data": m.Canaries, "prefix_len": "32", "suffix_len": "32"},
+		"memorization":       {"data": m.Canaries, "prefix_len": "32", "suffix_len": "32", "group_by": "kind"},
 		"heldout_perplexity": {"data": m.Heldout},
 	}
 	for _, t := range p.tasks {
@@ -369,7 +386,7 @@ func runRun(cmd *cobra.Command, o *runFlags) error {
 	}
 	fmt.Fprintf(os.Stderr, "%d cells (%d computed, %d resumed) in %s → %s\n", sum.Cells, sum.Computed, sum.Resumed,
 		time.Since(started).Round(100*time.Millisecond), o.out)
-	return runReport(os.Stdout, o.out, p.specs, log)
+	return runReport(os.Stdout, o.out, p.specs, p.ability, log)
 }
 
 // runExplain turns a failed run into what the user should know and do.
@@ -434,7 +451,7 @@ func runInfo(o *runFlags, p *runPlan) results.RunInfo {
 // prints its leaderboard on w. A run the figures or the leaderboard cannot
 // use (e.g. no single-block interventions) gets a note, not an error: its
 // tables are written.
-func runReport(w io.Writer, out string, specs []intervention.Spec, log hclog.Logger) error {
+func runReport(w io.Writer, out string, specs []intervention.Spec, ability []string, log hclog.Logger) error {
 	run, err := results.ReadMetrics(out)
 	if err != nil {
 		return err
@@ -445,7 +462,7 @@ func runReport(w io.Writer, out string, specs []intervention.Spec, log hclog.Log
 	} else {
 		fmt.Fprintf(os.Stderr, "%d figures → %s\n", len(files), figDir)
 	}
-	lb, err := results.BuildLeaderboard([]*results.Run{run}, results.LeaderboardOptions{Kind: runLeaderboardKind(specs)})
+	lb, err := results.BuildLeaderboard([]*results.Run{run}, results.LeaderboardOptions{Kind: runLeaderboardKind(specs), AbilityTasks: ability})
 	if err != nil {
 		log.Info("no leaderboard for this run", "reason", err)
 		return nil
