@@ -222,7 +222,7 @@ func TestLeaderboardCoreMemorizationAndKindDetection(t *testing.T) {
 	assert.Len(t, lbMany.Models[0].Other, 6)
 	assert.Len(t, m.Blocks, 6)
 
-	paths, err := results.Plot(run, t.TempDir())
+	paths, err := results.Plot(run, t.TempDir(), results.LeaderboardOptions{})
 	require.NoError(t, err, "figures work for attn-zero sweeps too")
 	assert.NotEmpty(t, paths)
 }

@@ -44,8 +44,11 @@ const FigureDPI = 150
 //
 // Figures the run has no data for are skipped; a run with no baseline or
 // no single-block short-circuit results is an error.
-func Plot(run *Run, outDir string) ([]string, error) {
-	lb, err := BuildLeaderboard([]*Run{run}, LeaderboardOptions{})
+//
+// opt is the leaderboard's: AbilityTasks chooses the tasks of the mean
+// ability change.
+func Plot(run *Run, outDir string, opt LeaderboardOptions) ([]string, error) {
+	lb, err := BuildLeaderboard([]*Run{run}, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +56,7 @@ func Plot(run *Run, outDir string) ([]string, error) {
 	var models []ModelBoard
 	for _, m := range lb.Models {
 		if len(m.Blocks) > 0 {
-			models = append(models, m)
+			models = append(models, coreMemorizationOnly(m))
 		}
 	}
 	if len(models) == 0 {
@@ -81,8 +84,13 @@ func Plot(run *Run, outDir string) ([]string, error) {
 				continue
 			}
 			xs := make([]float64, len(m.Blocks))
+			varies := false
 			for i := range m.Blocks {
 				xs[i] = nan(a.Blocks[i])
+				varies = varies || xs[i] != a.Baseline.Value
+			}
+			if !varies {
+				continue // e.g. a benchmark the model always fails: nothing to see
 			}
 			ax := abilityAxis{
 				label:    fmt.Sprintf("%s %s (%s is better)", a.Task, a.Metric, betterWord(a.HigherIsBetter)),
@@ -96,17 +104,20 @@ func Plot(run *Run, outDir string) ([]string, error) {
 				return paths, err
 			}
 		}
-		if len(m.Ability) > 1 {
+		var tasks []string
+		for _, a := range m.Ability {
+			if len(opt.AbilityTasks) == 0 || slices.Contains(opt.AbilityTasks, a.Task) {
+				tasks = append(tasks, a.Task)
+			}
+		}
+		if len(tasks) > 1 {
 			xs := make([]float64, len(m.Blocks))
 			for i, t := range m.Tradeoffs {
 				xs[i] = 100 * t.AbilityChange
 			}
-			tasks := make([]string, len(m.Ability))
-			for i, a := range m.Ability {
-				tasks[i] = a.Task
-			}
+			label := fmt.Sprintf("mean ability change over %d tasks, %% (higher is better)", len(tasks))
 			ax := abilityAxis{
-				label:    fmt.Sprintf("mean ability change over %d tasks, %% (higher is better)", len(m.Ability)),
+				label:    label,
 				short:    "mean ability change over " + strings.Join(tasks, ", "),
 				xs:       xs,
 				baseline: 0,
@@ -148,6 +159,21 @@ func Plot(run *Run, outDir string) ([]string, error) {
 		return nil, errors.New("nothing to plot: the run has neither memorization nor ability scores with a baseline")
 	}
 	return paths, nil
+}
+
+// coreMemorizationOnly keeps the paper's three memorization metrics for
+// the figures; group breakdowns (planted vs control, …) stay in the tables.
+func coreMemorizationOnly(m ModelBoard) ModelBoard {
+	var core []Series
+	for _, s := range m.Memorization {
+		if slices.Contains(CoreMemorizationMetrics, s.Metric) {
+			core = append(core, s)
+		}
+	}
+	if len(core) > 0 {
+		m.Memorization = core
+	}
+	return m
 }
 
 func betterWord(higher bool) string {
@@ -778,45 +804,55 @@ type catDrops struct {
 }
 
 // categoryDrops averages, per task category and block, the relative drop
-// of the tasks' main metric. Accuracy-like metrics (higher is better) are
-// used when there are any; otherwise every ability metric, signed so that
-// a positive drop means worse.
+// of the tasks' main metric. A category uses its accuracy-like metrics
+// (higher is better, non-zero baseline, so a relative drop is defined);
+// a category without any — e.g. a small model whose LAMBADA accuracy is 0 —
+// falls back to its other ability metrics (held-out NLL), signed so that a
+// positive drop means worse, and is labelled with the metric it used.
 func categoryDrops(m ModelBoard) catDrops {
 	out := catDrops{tasks: map[string][]string{}, drops: map[string][]float64{}, what: "accuracy"}
-	use := func(s Series) bool { return s.HigherIsBetter && s.Baseline.Present }
-	if !slices.ContainsFunc(m.Ability, use) {
-		out.what = "ability"
-		use = func(s Series) bool { return s.Baseline.Present }
-	}
-	sums := map[string][]float64{}
-	counts := map[string][]int{}
-	for _, s := range m.Ability {
-		if !use(s) || (s.TaskCategory != CategoryLanguage && s.TaskCategory != CategoryReasoning) {
-			continue
-		}
-		c := s.TaskCategory
-		if sums[c] == nil {
-			sums[c] = make([]float64, len(m.Blocks))
-			counts[c] = make([]int, len(m.Blocks))
-		}
-		out.tasks[c] = append(out.tasks[c], s.Task)
-		for i := range m.Blocks {
-			if d := -s.goodChange(i); !math.IsNaN(d) {
-				sums[c][i] += 100 * d
-				counts[c][i]++
+	accuracyLike := func(s Series) bool { return s.HigherIsBetter && s.Baseline.Present && s.Baseline.Value != 0 }
+	for _, c := range []string{CategoryLanguage, CategoryReasoning} {
+		var use []Series
+		for _, s := range m.Ability {
+			if s.TaskCategory == c && accuracyLike(s) {
+				use = append(use, s)
 			}
 		}
-	}
-	for _, c := range []string{CategoryLanguage, CategoryReasoning} {
-		if sums[c] == nil {
+		fallback := len(use) == 0
+		if fallback {
+			for _, s := range m.Ability {
+				if s.TaskCategory == c && s.Baseline.Present && s.Baseline.Value != 0 {
+					use = append(use, s)
+				}
+			}
+		}
+		if len(use) == 0 {
 			continue
+		}
+		if fallback {
+			out.what = "ability"
+		}
+		sums, counts := make([]float64, len(m.Blocks)), make([]int, len(m.Blocks))
+		for _, s := range use {
+			name := s.Task
+			if fallback {
+				name += " " + s.Metric
+			}
+			out.tasks[c] = append(out.tasks[c], name)
+			for i := range m.Blocks {
+				if d := -s.goodChange(i); !math.IsNaN(d) && !math.IsInf(d, 0) {
+					sums[i] += 100 * d
+					counts[i]++
+				}
+			}
 		}
 		out.cats = append(out.cats, c)
 		d := make([]float64, len(m.Blocks))
 		for i := range d {
 			d[i] = math.NaN()
-			if counts[c][i] > 0 {
-				d[i] = sums[c][i] / float64(counts[c][i])
+			if counts[i] > 0 {
+				d[i] = sums[i] / float64(counts[i])
 			}
 		}
 		out.drops[c] = d
@@ -880,7 +916,7 @@ func drawCategoryDrops(dc draw.Canvas, models []ModelBoard, verb string) error {
 		zero.Color, zero.Width = colorMuted, 0.8
 		p.Add(zero)
 		p.X.Tick.Marker = blockTicks(m.Blocks[len(m.Blocks)-1])
-		expandRange(&p.Y, 0.1)
+		expandRange(&p.Y, 0.3) // room for the legend above the bars
 		plots[i] = []*plot.Plot{p}
 	}
 	tiles := draw.Tiles{Rows: len(models), Cols: 1, PadY: 0.35 * vg.Inch, PadLeft: 0.1 * vg.Inch, PadRight: 0.2 * vg.Inch, PadBottom: 0.1 * vg.Inch}

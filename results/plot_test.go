@@ -40,7 +40,7 @@ func TestPlot(t *testing.T) {
 	if figureDir != "" {
 		out = figureDir
 	}
-	paths, err := results.Plot(run, out)
+	paths, err := results.Plot(run, out, results.LeaderboardOptions{})
 	require.NoError(t, err)
 
 	var names []string
@@ -92,7 +92,7 @@ func TestPlotWithoutBenchmarks(t *testing.T) {
 	require.NoError(t, resultstest.Write(dir, "r", models, resultstest.DefaultTasks[:2]))
 	run, err := results.ReadMetrics(dir)
 	require.NoError(t, err)
-	paths, err := results.Plot(run, t.TempDir())
+	paths, err := results.Plot(run, t.TempDir(), results.LeaderboardOptions{})
 	require.NoError(t, err)
 	var names []string
 	for _, p := range paths {
@@ -124,7 +124,7 @@ func TestPlotNeedsSingleBlocks(t *testing.T) {
 	run, err := results.ReadMetrics(dir)
 	require.NoError(t, err)
 	out := filepath.Join(t.TempDir(), "figs")
-	_, err = results.Plot(run, out)
+	_, err = results.Plot(run, out, results.LeaderboardOptions{})
 	assert.ErrorContains(t, err, "no results with single blocks short-circuited")
 	assert.NoDirExists(t, out)
 }

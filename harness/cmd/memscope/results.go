@@ -216,6 +216,7 @@ else jsonl. Files are written atomically.`,
 
 func newPlotCmd() *cobra.Command {
 	var out string
+	var ability []string
 	cmd := &cobra.Command{
 		Use:   "plot DIR [--out DIR/figures]",
 		Short: "Draw the paper's figures of a run as PNG files",
@@ -249,7 +250,7 @@ The run needs the baseline and single-block interventions (memscope run
 			if out == "" {
 				out = filepath.Join(dir, "figures")
 			}
-			paths, err := results.Plot(run, out)
+			paths, err := results.Plot(run, out, results.LeaderboardOptions{AbilityTasks: ability})
 			if err != nil {
 				return err
 			}
@@ -260,6 +261,7 @@ The run needs the baseline and single-block interventions (memscope run
 		},
 	}
 	cmd.Flags().StringVarP(&out, "out", "o", "", "folder for the PNG files (default DIR/figures)")
+	cmd.Flags().StringSliceVar(&ability, "ability", nil, "comma-separated `TASKS` whose main metric makes up the mean ability change (default: every non-memorization task)")
 	return cmd
 }
 

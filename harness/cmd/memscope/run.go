@@ -457,7 +457,7 @@ func runReport(w io.Writer, out string, specs []intervention.Spec, ability []str
 		return err
 	}
 	figDir := filepath.Join(out, "figures")
-	if files, err := results.Plot(run, figDir); err != nil {
+	if files, err := results.Plot(run, figDir, results.LeaderboardOptions{Kind: runLeaderboardKind(specs), AbilityTasks: ability}); err != nil {
 		log.Info("no figures for this run", "reason", err)
 	} else {
 		fmt.Fprintf(os.Stderr, "%d figures → %s\n", len(files), figDir)
