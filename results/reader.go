@@ -266,40 +266,30 @@ func (c colIndex) strings(rec arrow.Record, name string) (func(int) string, erro
 	return g, nil
 }
 
-func (c colIndex) int64s(rec arrow.Record, name string) (*array.Int64, error) {
+// typedColumn returns the named column of rec as the array type T.
+func typedColumn[T arrow.Array](c colIndex, rec arrow.Record, name, want string) (T, error) {
+	var zero T
 	a, err := c.get(rec, name)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	v, ok := a.(*array.Int64)
+	v, ok := a.(T)
 	if !ok {
-		return nil, fmt.Errorf("column %q holds %s, not int64", name, a.DataType())
+		return zero, fmt.Errorf("column %q holds %s, not %s", name, a.DataType(), want)
 	}
 	return v, nil
+}
+
+func (c colIndex) int64s(rec arrow.Record, name string) (*array.Int64, error) {
+	return typedColumn[*array.Int64](c, rec, name, "int64")
 }
 
 func (c colIndex) float64s(rec arrow.Record, name string) (*array.Float64, error) {
-	a, err := c.get(rec, name)
-	if err != nil {
-		return nil, err
-	}
-	v, ok := a.(*array.Float64)
-	if !ok {
-		return nil, fmt.Errorf("column %q holds %s, not float64", name, a.DataType())
-	}
-	return v, nil
+	return typedColumn[*array.Float64](c, rec, name, "float64")
 }
 
 func (c colIndex) bools(rec arrow.Record, name string) (*array.Boolean, error) {
-	a, err := c.get(rec, name)
-	if err != nil {
-		return nil, err
-	}
-	v, ok := a.(*array.Boolean)
-	if !ok {
-		return nil, fmt.Errorf("column %q holds %s, not bool", name, a.DataType())
-	}
-	return v, nil
+	return typedColumn[*array.Boolean](c, rec, name, "bool")
 }
 
 // cellReader rebuilds the Cell of each row of a record. Rows of a batch
