@@ -492,11 +492,13 @@ func (r *run) runCell(ctx context.Context, mr *modelRun, c plan.Cell, t *prepare
 		r.log.Warn("ignoring a damaged finished cell; computing it again", "error", err)
 	}
 	resumed := found
-	if !found {
+	if found {
+		saved, err = r.rescore(ctx, c, t, saved)
+	} else {
 		saved, err = r.computeCell(ctx, mr, c, t, key)
-		if err != nil {
-			return err
-		}
+	}
+	if err != nil {
+		return err
 	}
 	res, err := buildCellResult(r.resultCell(mr, c, t), t.reqs, saved)
 	if err != nil {
@@ -630,6 +632,24 @@ func (r *run) computeCell(ctx context.Context, mr *modelRun, c plan.Cell, t *pre
 		bar.Done(metricSummary(saved.Scores))
 	}
 	return saved, nil
+}
+
+// rescore scores a finished cell's saved answers again. The answers are
+// reused because the requests are the same (the cell key covers them), but
+// a task's scores may also depend on data that makes no request — labels,
+// gold answers, group_by fields — which can change between runs under the
+// same file name; scoring is cheap next to the backend, so a resumed cell
+// always shows what the current data says.
+func (r *run) rescore(ctx context.Context, c plan.Cell, t *preparedTask, saved *savedCell) (*savedCell, error) {
+	scores, err := t.task.Score(ctx, t.opts, t.reqs, saved.Responses)
+	if err != nil {
+		return nil, &CellError{Cell: c, Plugin: t.proc.Name(), Err: fmt.Errorf("score: %w", err)}
+	}
+	out, err := normalize(&savedCell{Key: saved.Key, Cell: saved.Cell, Responses: saved.Responses, Scores: scores, Elapsed: saved.Elapsed})
+	if err != nil {
+		return nil, &CellError{Cell: c, Err: err}
+	}
+	return out, nil
 }
 
 type span struct{ lo, hi int }

@@ -539,3 +539,41 @@ func TestMetricSummary(t *testing.T) {
 	assert.Equal(t, "exact_match=0.2150 extracted=86 acc=1.0000 perplexity=1.23e+04 x=n/a tiny=0.00012", metricSummary(s))
 	assert.Equal(t, "no metrics", metricSummary(plugins.Scores{}))
 }
+
+// relabeled is fake.MC whose scores also depend on data that makes no
+// request (like a labels file edited between runs).
+type relabeled struct {
+	fake.MC
+	label *atomic.Int64
+}
+
+func (r relabeled) Score(ctx context.Context, opts plugins.TaskOptions, reqs []plugins.Request, resps []plugins.Response) (plugins.Scores, error) {
+	s, err := r.MC.Score(ctx, opts, reqs, resps)
+	s.Metrics = append(s.Metrics, plugins.MetricValue{Name: "label", Value: float64(r.label.Load()), N: 1})
+	return s, err
+}
+
+func TestResumedCellIsScoredWithTheCurrentData(t *testing.T) {
+	e := newEnv(t, 1)
+	out := t.TempDir()
+	var label atomic.Int64
+	label.Store(1)
+	deps := e.deps(nil)
+	deps.StartTask = func(name string) (plugins.Task, Proc, error) {
+		return relabeled{label: &label}, &fakeProc{name: "task " + name}, nil
+	}
+	cfg := e.config(out, "attn-sc:0")
+	cfg.Tasks = cfg.Tasks[:1]
+	_, err := Run(context.Background(), cfg, deps)
+	require.NoError(t, err)
+	served := e.served()
+	assert.Equal(t, 1.0, metricValue(t, out, "attn-sc:0", "fakemc", "label"))
+
+	label.Store(2) // the labels change, the requests do not
+	sum, err := Run(context.Background(), cfg, deps)
+	require.NoError(t, err)
+	assert.Equal(t, 2, sum.Resumed, "the answers are reused")
+	assert.Equal(t, served, e.served(), "the backend was not asked again")
+	assert.Equal(t, 2.0, metricValue(t, out, "none", "fakemc", "label"), "a resumed cell shows stale scores")
+	assert.Equal(t, 2.0, metricValue(t, out, "attn-sc:0", "fakemc", "label"))
+}
