@@ -33,14 +33,37 @@ type savedCell struct {
 
 const savedMagic = "memscope-cell-v1\n"
 
-type resumeStore struct{ dir string }
+type resumeStore struct {
+	dir     string
+	created []string // folders openResume made, innermost last
+}
 
+// openResume makes the state folder up front, so an unwritable --out fails
+// before any work.
 func openResume(outDir string) (*resumeStore, error) {
 	dir := filepath.Join(outDir, StateDir, "cells")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("results folder %s: %w", outDir, err)
+	var created []string
+	for _, d := range []string{outDir, filepath.Join(outDir, StateDir), dir} {
+		if _, err := os.Stat(d); errors.Is(err, fs.ErrNotExist) {
+			created = append(created, d)
+		}
 	}
-	return &resumeStore{dir: dir}, nil
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("results folder %s: %w (choose another --out)", outDir, err)
+	}
+	return &resumeStore{dir: dir, created: created}, nil
+}
+
+// removeIfEmpty takes back the folders openResume made while they are
+// still empty, so a run that failed before finishing any cell (a typo in
+// a task option, a model that does not load) leaves no results folder
+// behind.
+func (s *resumeStore) removeIfEmpty() {
+	for i := len(s.created) - 1; i >= 0; i-- {
+		if os.Remove(s.created[i]) != nil { // not empty (or gone): keep the rest
+			return
+		}
+	}
 }
 
 func (s *resumeStore) path(key string) string { return filepath.Join(s.dir, key+".gob") }

@@ -206,6 +206,12 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Summary, error) {
 	if r.resume, err = openResume(cfg.OutDir); err != nil {
 		return nil, err
 	}
+	done := false
+	defer func() {
+		if !done {
+			r.resume.removeIfEmpty()
+		}
+	}()
 	defer r.killTasks()
 	if err := r.prepareTasks(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -246,7 +252,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Summary, error) {
 	if err := r.writer.Close(); err != nil {
 		return nil, fmt.Errorf("write results: %w", err)
 	}
-	ok = true
+	ok, done = true, true
 	r.summary.Cells = r.summary.Computed + r.summary.Resumed
 	return &r.summary, nil
 }

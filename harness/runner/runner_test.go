@@ -577,3 +577,36 @@ func TestResumedCellIsScoredWithTheCurrentData(t *testing.T) {
 	assert.Equal(t, 2.0, metricValue(t, out, "none", "fakemc", "label"), "a resumed cell shows stale scores")
 	assert.Equal(t, 2.0, metricValue(t, out, "attn-sc:0", "fakemc", "label"))
 }
+
+func TestFailedRunLeavesNoEmptyResultsFolder(t *testing.T) {
+	e := newEnv(t, 2)
+	parent := t.TempDir()
+	out := filepath.Join(parent, "results")
+	cfg := e.config(out)
+	cfg.Tasks[0].Options = map[string]string{"bogus": "1"}
+	_, err := Run(context.Background(), cfg, e.deps(nil))
+	require.ErrorAs(t, err, new(*InputError))
+	assert.NoDirExists(t, out, "a run refused before any cell left a results folder")
+
+	cfg = e.config(out, "attn-sc:7") // fails once the model is loaded
+	_, err = Run(context.Background(), cfg, e.deps(nil))
+	require.ErrorAs(t, err, new(*InputError))
+	assert.NoDirExists(t, out)
+
+	// A folder the user made is theirs: it stays, only our state goes.
+	require.NoError(t, os.Mkdir(out, 0o755))
+	_, err = Run(context.Background(), cfg, e.deps(nil))
+	require.Error(t, err)
+	entries, err := os.ReadDir(out)
+	require.NoError(t, err)
+	assert.Empty(t, entries)
+
+	// Finished cells are kept for the re-run.
+	deps := e.deps(nil)
+	deps.AfterCell = func(ev CellEvent) { ev.Backend.Kill() }
+	_, err = Run(context.Background(), e.config(out, "attn-sc:each"), deps)
+	require.ErrorIs(t, err, plugins.ErrPluginExited)
+	files, err := filepath.Glob(filepath.Join(out, StateDir, "cells", "*.gob"))
+	require.NoError(t, err)
+	assert.Len(t, files, 1)
+}
