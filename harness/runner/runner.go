@@ -273,11 +273,11 @@ func (r *run) prepareTasks(ctx context.Context) error {
 		r.tasks = append(r.tasks, t)
 		task, proc, err := r.deps.StartTask(tc.Name)
 		if err != nil {
-			return fmt.Errorf("task %s: %w", tc.Name, err)
+			return taskError(tc.Name, "start", err)
 		}
 		t.task, t.proc = task, proc
 		if t.info, err = task.Describe(ctx); err != nil {
-			return fmt.Errorf("task %s: describe: %w", tc.Name, err)
+			return taskError(tc.Name, "describe", err)
 		}
 		if err := checkOptions(t.info, tc); err != nil {
 			return &InputError{err}
@@ -285,7 +285,7 @@ func (r *run) prepareTasks(ctx context.Context) error {
 		t.opts = plugins.TaskOptions{Limit: r.cfg.Limit, Docs: r.cfg.Docs, Seed: r.cfg.Seed, Options: copyOptions(tc.Options)}
 		start := time.Now()
 		if t.reqs, err = task.Requests(ctx, t.opts); err != nil {
-			return fmt.Errorf("task %s: build requests: %w", tc.Name, err)
+			return taskError(tc.Name, "build requests", err)
 		}
 		if len(t.reqs) == 0 {
 			return fmt.Errorf("task %s: no requests (are --docs/--limit outside its data?)", tc.Name)
@@ -297,6 +297,17 @@ func (r *run) prepareTasks(ctx context.Context) error {
 		r.log.Info("task ready", "task", tc.Name, "version", t.info.Version, "requests", len(t.reqs), "took", time.Since(start).Round(time.Millisecond))
 	}
 	return nil
+}
+
+// taskError names the task and the step that failed, unless the error
+// already names the task: a plugin's errors do ("task piqa: Requests: …",
+// "start task piqa (…): …"), and saying it twice only buries the message.
+func taskError(name, step string, err error) error {
+	msg := err.Error()
+	if strings.HasPrefix(msg, "task "+name+": ") || strings.HasPrefix(msg, "start task "+name+" ") {
+		return err
+	}
+	return fmt.Errorf("task %s: %s: %w", name, step, err)
 }
 
 func checkOptions(info plugins.TaskInfo, tc TaskConfig) error {

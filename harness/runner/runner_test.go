@@ -610,3 +610,29 @@ func TestFailedRunLeavesNoEmptyResultsFolder(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, files, 1)
 }
+
+// failingRequests is a task whose Requests fails the way a plugin's call
+// does: the error already names the task and the call.
+type failingRequests struct{ fake.MC }
+
+func (failingRequests) Requests(context.Context, plugins.TaskOptions) ([]plugins.Request, error) {
+	return nil, errors.New("task fakemc: Requests: fakemc needs its data: pass --task-opt fakemc.data=PATH")
+}
+
+func TestTaskErrorsNameTheTaskOnce(t *testing.T) {
+	e := newEnv(t, 1)
+	deps := e.deps(nil)
+	deps.StartTask = func(name string) (plugins.Task, Proc, error) {
+		return failingRequests{}, &fakeProc{name: "task " + name}, nil
+	}
+	cfg := e.config(t.TempDir())
+	cfg.Tasks = cfg.Tasks[:1]
+	_, err := Run(context.Background(), cfg, deps)
+	require.EqualError(t, err, "task fakemc: Requests: fakemc needs its data: pass --task-opt fakemc.data=PATH")
+
+	deps.StartTask = func(name string) (plugins.Task, Proc, error) {
+		return nil, nil, errors.New("start task fakemc (/bin/x): the plugin exited without a plugin handshake")
+	}
+	_, err = Run(context.Background(), cfg, deps)
+	require.EqualError(t, err, "start task fakemc (/bin/x): the plugin exited without a plugin handshake")
+}
