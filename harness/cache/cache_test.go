@@ -398,3 +398,27 @@ func TestTwoWritersAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	assert.Positive(t, hits)
 }
+
+func TestUnopenableFileIsNotTakenForDamage(t *testing.T) {
+	dir := t.TempDir()
+	// A folder in the file's place fails to open like a read-only file
+	// system or a full disk does: an error of the system, not of the
+	// file's content, so nothing may be moved aside.
+	require.NoError(t, os.Mkdir(filepath.Join(dir, FileName), 0o755))
+	var warned []string
+	_, err := Open(dir, Options{Warn: func(m string) { warned = append(warned, m) }})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "choose another --cache-dir, or run with --no-cache")
+	assert.NotContains(t, err.Error(), "damaged")
+	assert.Empty(t, warned)
+	assert.DirExists(t, filepath.Join(dir, FileName))
+	aside, err := filepath.Glob(filepath.Join(dir, "*.corrupt-*"))
+	require.NoError(t, err)
+	assert.Empty(t, aside, "moved aside")
+
+	f := filepath.Join(dir, "file")
+	require.NoError(t, os.WriteFile(f, nil, 0o644))
+	_, err = Open(filepath.Join(f, "sub"), Options{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "choose another --cache-dir, or run with --no-cache")
+}

@@ -15,9 +15,11 @@
 //     turns instead of one failing (or, without the lock, corrupting the
 //     file).
 //   - Damage is never served: an entry whose checksum does not match is a
-//     miss; a file bbolt cannot open, or that faults or panics while read,
-//     is moved aside (responses-v1.db.corrupt-<time>) and started afresh,
-//     with a warning.
+//     miss; a file whose content bbolt rejects, or that faults or panics
+//     while read, is moved aside (responses-v1.db.corrupt-<time>) and
+//     started afresh, with a warning. A file the system cannot open (a
+//     read-only file system, no space) is an error that says what to do,
+//     never moved aside.
 package cache
 
 import (
@@ -25,10 +27,12 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"sort"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -67,7 +71,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		opts.LockTimeout = 2 * time.Minute
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("response cache: %w", err)
+		return nil, fmt.Errorf("response cache: %w (choose another --cache-dir, or run with --no-cache)", err)
 	}
 	s := &Store{path: filepath.Join(dir, FileName), opts: opts}
 	if err := s.with(true, func(*bolt.Tx) error { return nil }); err != nil {
@@ -225,7 +229,7 @@ func (s *Store) try(write bool, fn func(*bolt.Tx) error) (err error) {
 		switch {
 		case errors.Is(err, berrors.ErrTimeout):
 			return fmt.Errorf("response cache %s is locked by another process for over %s; retry, or run with --no-cache", s.path, s.opts.LockTimeout)
-		case errors.Is(err, os.ErrPermission):
+		case errors.Is(err, os.ErrPermission) || systemError(err):
 			return fmt.Errorf("response cache %s: %w (choose another --cache-dir, or run with --no-cache)", s.path, err)
 		}
 		return errDamaged{err}
@@ -239,6 +243,16 @@ func (s *Store) try(write bool, fn func(*bolt.Tx) error) (err error) {
 		err = fmt.Errorf("response cache %s: %w", s.path, cerr)
 	}
 	return err
+}
+
+// systemError reports an error of the system rather than of the file's
+// content: the file could not be opened, locked, read or mapped (a
+// read-only file system, no space, too many open files, a folder in its
+// place). Such a file is not damaged and must not be moved aside.
+func systemError(err error) bool {
+	var pe *fs.PathError
+	var errno syscall.Errno
+	return errors.As(err, &pe) || errors.As(err, &errno)
 }
 
 func closeQuietly(db *bolt.DB) {
