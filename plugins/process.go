@@ -217,6 +217,37 @@ type quietLogger struct{ hclog.Logger }
 
 func (l quietLogger) Info(msg string, args ...any) { l.Logger.Debug(msg, args...) }
 
+// Named is the logger go-plugin re-logs the plugin's lines through.
+func (l quietLogger) Named(name string) hclog.Logger { return pluginLines{l.Logger.Named(name)} }
+
+// pluginLines re-logs a plugin's log lines without the "timestamp" that
+// go-plugin appends to each: the host logger stamps its lines itself, or
+// leaves times out on purpose (memscope run without -v).
+type pluginLines struct{ hclog.Logger }
+
+func (l pluginLines) Log(level hclog.Level, msg string, args ...any) {
+	l.Logger.Log(level, msg, dropTimestamp(args)...)
+}
+func (l pluginLines) Trace(msg string, args ...any) { l.Logger.Trace(msg, dropTimestamp(args)...) }
+func (l pluginLines) Debug(msg string, args ...any) { l.Logger.Debug(msg, dropTimestamp(args)...) }
+func (l pluginLines) Info(msg string, args ...any)  { l.Logger.Info(msg, dropTimestamp(args)...) }
+func (l pluginLines) Warn(msg string, args ...any)  { l.Logger.Warn(msg, dropTimestamp(args)...) }
+func (l pluginLines) Error(msg string, args ...any) { l.Logger.Error(msg, dropTimestamp(args)...) }
+
+func dropTimestamp(args []any) []any {
+	out := args[:0:0]
+	for i := 0; i+1 < len(args); i += 2 {
+		if k, ok := args[i].(string); ok && k == "timestamp" {
+			continue
+		}
+		out = append(out, args[i], args[i+1])
+	}
+	if len(args)%2 == 1 {
+		out = append(out, args[len(args)-1])
+	}
+	return out
+}
+
 // pluginLogLevel is the level a plugin's PluginLogger should use. With no
 // host logger the plugin still logs errors, which end up in error messages.
 func pluginLogLevel(l hclog.Logger) string {
