@@ -39,7 +39,7 @@ type task struct{}
 func (task) Describe(context.Context) (plugins.TaskInfo, error) {
 	return plugins.TaskInfo{
 		Name:       name,
-		Version:    "1",
+		Version:    "2", // 2: a null group_by value groups as "null", not ""
 		OutputType: plugins.OutputGenerateTokens,
 		Category:   plugins.CategoryMemorization,
 		Metrics: []plugins.MetricInfo{

@@ -143,11 +143,11 @@ func (o JSONObject) String(key string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("missing field %q", key)
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	var s *string // a pointer, so that null is told apart from ""
+	if err := json.Unmarshal(raw, &s); err != nil || s == nil {
 		return "", fmt.Errorf("field %q: want a string, got %s", key, abbreviate(raw))
 	}
-	return s, nil
+	return *s, nil
 }
 
 // Strings returns a required array-of-strings field.
@@ -156,9 +156,16 @@ func (o JSONObject) Strings(key string) ([]string, error) {
 	if !ok {
 		return nil, fmt.Errorf("missing field %q", key)
 	}
-	var s []string
-	if err := json.Unmarshal(raw, &s); err != nil || s == nil {
+	var ps []*string // pointers, so that a null element is not taken for ""
+	if err := json.Unmarshal(raw, &ps); err != nil || ps == nil {
 		return nil, fmt.Errorf("field %q: want an array of strings, got %s", key, abbreviate(raw))
+	}
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		if p == nil {
+			return nil, fmt.Errorf("field %q: element %d is null, want a string", key, i)
+		}
+		s[i] = *p
 	}
 	return s, nil
 }
@@ -169,11 +176,11 @@ func (o JSONObject) Int(key string) (int, error) {
 	if !ok {
 		return 0, fmt.Errorf("missing field %q", key)
 	}
-	var n int
-	if err := json.Unmarshal(raw, &n); err != nil {
+	var n *int // a pointer, so that null is not taken for 0
+	if err := json.Unmarshal(raw, &n); err != nil || n == nil {
 		return 0, fmt.Errorf("field %q: want an integer, got %s", key, abbreviate(raw))
 	}
-	return n, nil
+	return *n, nil
 }
 
 // Label renders a field's value for grouping: strings as they are, other
@@ -183,9 +190,9 @@ func (o JSONObject) Label(key string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("missing field %q", key)
 	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s, nil
+	var s *string // null is not a string: it groups as "null"
+	if json.Unmarshal(raw, &s) == nil && s != nil {
+		return *s, nil
 	}
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {

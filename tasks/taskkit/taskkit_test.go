@@ -1,6 +1,7 @@
 package taskkit
 
 import (
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -179,4 +180,26 @@ func TestCheckExchange(t *testing.T) {
 	empty := []plugins.Response{{Loglikelihood: &plugins.LoglikelihoodResult{}}, {}, {Generate: &plugins.GenerateResult{}}}
 	assert.ErrorContains(t, CheckExchange("t", want, want, empty), "want a rolling result, got empty")
 	assert.ErrorContains(t, CheckExchange("t", want, want, good[:2]), "t: score got 2 responses for 3 requests")
+}
+
+// JSON null must not pass for "" or 0: a gold of null would silently
+// become choice 0, a null token id the id 0.
+func TestJSONNullIsNotAValue(t *testing.T) {
+	obj := JSONObject{}
+	require.NoError(t, json.Unmarshal([]byte(`{"s": null, "a": ["x", null], "n": null, "an": null}`), &obj))
+	_, err := obj.String("s")
+	assert.EqualError(t, err, `field "s": want a string, got null`)
+	_, err = obj.Strings("a")
+	assert.EqualError(t, err, `field "a": element 1 is null, want a string`)
+	_, err = obj.Strings("an")
+	assert.EqualError(t, err, `field "an": want an array of strings, got null`)
+	_, err = obj.Int("n")
+	assert.EqualError(t, err, `field "n": want an integer, got null`)
+	label, err := obj.Label("n")
+	require.NoError(t, err)
+	assert.Equal(t, "null", label, "null is a fine group label")
+
+	src := EmbeddedSource(fstest.MapFS{"t.jsonl": {Data: []byte("{\"tokens\": [5, 6]}\n{\"tokens\": [5, null, 7]}\n")}}, "t.jsonl", "t.jsonl")
+	_, err = LoadTokenRows(src)
+	assert.EqualError(t, err, `embedded:t.jsonl:2: field "tokens": the id at position 1 is null`)
 }

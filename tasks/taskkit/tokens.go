@@ -53,12 +53,16 @@ func LoadTokenRows(src Source) (*TokenRows, error) {
 		if !ok {
 			return fmt.Errorf(`missing field "tokens" (want {"tokens": [ids...], ...})`)
 		}
-		var ids []int64
+		var ids []*int64 // pointers, so that a null id is not taken for 0
 		if err := json.Unmarshal(raw, &ids); err != nil || ids == nil {
 			return fmt.Errorf(`field "tokens": want an array of integer token ids, got %s`, abbreviate(raw))
 		}
 		row := make([]int32, len(ids))
-		for j, v := range ids {
+		for j, p := range ids {
+			if p == nil {
+				return fmt.Errorf(`field "tokens": the id at position %d is null`, j)
+			}
+			v := *p
 			if v < 0 || v > math.MaxInt32 {
 				return fmt.Errorf(`field "tokens": token id %d at position %d is not a valid id`, v, j)
 			}
