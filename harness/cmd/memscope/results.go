@@ -97,6 +97,9 @@ ability tasks). Where runs overlap, the newest run's scores are used.`,
 			if err := resultsOneOf("format", format, results.LeaderboardFormats); err != nil {
 				return err
 			}
+			if !cmd.Flags().Changed("ability") {
+				ability = resultsRunAbility(args)
+			}
 			opt := results.LeaderboardOptions{MaxAbilityLoss: maxLoss / 100, AbilityTasks: ability}
 			if kind != "" {
 				k, ok := resultsLeaderboardKinds[kind]
@@ -122,9 +125,35 @@ ability tasks). Where runs overlap, the newest run's scores are used.`,
 	f.StringVar(&format, "format", results.FormatText, "output format: "+strings.Join(results.LeaderboardFormats, ", "))
 	f.StringVar(&kind, "intervention-kind", "", "intervention compared with the baseline, one block at a time: attn-sc or attn-zero (default: attn-sc when the runs have it)")
 	f.Float64Var(&maxLoss, "max-ability-loss", 100*results.DefaultMaxAbilityLoss, "ability loss, in percent, the best block may cost")
-	f.StringSliceVar(&ability, "ability", nil, "comma-separated `TASKS` whose main metric makes up the ability change (default: every non-memorization task); leave out benchmarks a model only guesses at")
+	f.StringSliceVar(&ability, "ability", nil, "comma-separated `TASKS` whose main metric makes up the ability change (default: the runs' own --ability when they agree, else every non-memorization task); leave out benchmarks a model only guesses at")
 	f.StringVarP(&out, "out", "o", "", "write to this file (atomically) instead of stdout")
 	return cmd
+}
+
+// resultsRunAbility is the --ability the runs under paths were made with
+// (memscope run keeps it in their provenance) when they all agree, so that
+// a run's leaderboard and figures read later show what the run printed
+// (the embedded model's run measures ability by held-out perplexity only).
+// nil, meaning every non-memorization task, when a run does not say or the
+// runs disagree.
+func resultsRunAbility(paths []string) []string {
+	dirs, err := results.FindRuns(paths...)
+	if err != nil || len(dirs) == 0 {
+		return nil
+	}
+	var tasks string
+	for i, d := range dirs {
+		info, err := results.ReadInfo(d)
+		if err != nil {
+			return nil
+		}
+		v := info.Extra[runInfoAbility]
+		if v == "" || (i > 0 && v != tasks) {
+			return nil
+		}
+		tasks = v
+	}
+	return strings.Split(tasks, ",")
 }
 
 // checkAbilityTasks rejects --ability tasks that no model of the
@@ -250,6 +279,9 @@ The run needs the baseline and single-block interventions (memscope run
 			if out == "" {
 				out = filepath.Join(dir, "figures")
 			}
+			if !cmd.Flags().Changed("ability") {
+				ability = resultsRunAbility([]string{dir})
+			}
 			paths, err := results.Plot(run, out, results.LeaderboardOptions{AbilityTasks: ability})
 			if err != nil {
 				return err
@@ -261,7 +293,7 @@ The run needs the baseline and single-block interventions (memscope run
 		},
 	}
 	cmd.Flags().StringVarP(&out, "out", "o", "", "folder for the PNG files (default DIR/figures)")
-	cmd.Flags().StringSliceVar(&ability, "ability", nil, "comma-separated `TASKS` whose main metric makes up the mean ability change (default: every non-memorization task)")
+	cmd.Flags().StringSliceVar(&ability, "ability", nil, "comma-separated `TASKS` whose main metric makes up the mean ability change (default: the run's own --ability, else every non-memorization task)")
 	return cmd
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/memscope/memscope/results"
 	"github.com/memscope/memscope/results/resultstest"
 )
 
@@ -117,6 +118,48 @@ func TestResultsPlotAndInfoCommands(t *testing.T) {
 	assert.Contains(t, out, "run                 run-a")
 	assert.Contains(t, out, "measured models     pythia-tiny")
 	assert.Contains(t, out, "requests table")
+}
+
+// writeRunWithAbility writes a synthetic run whose provenance says it was
+// made with --ability tasks.
+func writeRunWithAbility(t *testing.T, dir, runID, tasks string) {
+	t.Helper()
+	info := resultstest.Info(runID)
+	info.Extra = map[string]string{runInfoAbility: tasks}
+	w, err := results.Create(dir, info)
+	require.NoError(t, err)
+	for _, c := range resultstest.Cells(resultstest.DefaultModels[:1], resultstest.DefaultTasks) {
+		require.NoError(t, w.Add(c))
+	}
+	require.NoError(t, w.Close())
+}
+
+func TestResultsUseTheRunsAbility(t *testing.T) {
+	// memscope run keeps its --ability (with the embedded model:
+	// heldout_perplexity) in the run's provenance.
+	info := runInfo(&runFlags{}, &runPlan{ability: []string{"heldout_perplexity"}})
+	assert.Equal(t, "heldout_perplexity", info.Extra[runInfoAbility])
+
+	root := t.TempDir()
+	run := filepath.Join(root, "a")
+	writeRunWithAbility(t, run, "run-a", "heldout_perplexity")
+	out, err := runResults(t, "leaderboard", run)
+	require.NoError(t, err)
+	assert.Contains(t, out, "ability Δ: mean relative change of the main metric of heldout_perplexity vs the baseline")
+	out, err = runResults(t, "leaderboard", run, "--ability", "piqa")
+	require.NoError(t, err)
+	assert.Contains(t, out, "mean relative change of the main metric of piqa vs")
+
+	out, err = runResults(t, "plot", run)
+	require.NoError(t, err)
+	assert.Contains(t, out, "memorization_vs_heldout_perplexity_")
+	assert.NotContains(t, out, "memorization_vs_ability_", "one ability task: no mean over several")
+
+	// Runs that disagree fall back to every non-memorization task.
+	writeRunWithAbility(t, filepath.Join(root, "b"), "run-b", "piqa")
+	out, err = runResults(t, "leaderboard", root)
+	require.NoError(t, err)
+	assert.Contains(t, out, "mean relative change of each task's main metric vs")
 }
 
 func TestResultsCommandErrors(t *testing.T) {

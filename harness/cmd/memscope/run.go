@@ -37,6 +37,11 @@ import (
 // Taskfile passes `git rev-parse HEAD`; -buildvcs=false leaves no VCS stamp).
 var gitCommit = ""
 
+// runInfoAbility is the provenance key (RunInfo.Extra) of the run's
+// --ability, so that memscope results leaderboard and plot show what the
+// run printed.
+const runInfoAbility = "ability"
+
 // EnvCacheDir overrides the default cache folder.
 const runEnvCacheDir = "MEMSCOPE_CACHE_DIR"
 
@@ -434,6 +439,9 @@ func runInfo(o *runFlags, p *runPlan) results.RunInfo {
 		"task_options":   strings.Join(opts, ";"),
 		"go_version":     runtime.Version(),
 		"response_cache": map[bool]string{true: "off", false: "on"}[o.noCache],
+	}
+	if len(p.ability) > 0 {
+		extra[runInfoAbility] = strings.Join(p.ability, ",")
 	}
 	return results.RunInfo{
 		HarnessVersion: version,
