@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"unicode/utf8"
 )
 
 // Source is one data file: an embedded default or a file the user named.
@@ -107,6 +108,16 @@ func (s Source) EachLine(fn func(line int, text []byte) error) error {
 		}
 		text = bytes.TrimSuffix(text, []byte("\n"))
 		text = bytes.TrimSuffix(text, []byte("\r"))
+		if n == 1 {
+			// Editors on Windows start UTF-8 files with a byte-order mark;
+			// it is not part of the first record.
+			text = bytes.TrimPrefix(text, []byte(utf8BOM))
+		}
+		if !utf8.Valid(text) {
+			// Python (and so lm-eval) refuses such files; decoding them
+			// with U+FFFD would silently change the prompts.
+			return fmt.Errorf("%s:%d: not UTF-8 text (invalid byte %d of the line); convert the file to UTF-8", s.Name, n, invalidUTF8At(text)+1)
+		}
 		if err := fn(n, text); err != nil {
 			return fmt.Errorf("%s:%d: %w", s.Name, n, err)
 		}
@@ -114,6 +125,20 @@ func (s Source) EachLine(fn func(line int, text []byte) error) error {
 			return nil
 		}
 	}
+}
+
+const utf8BOM = "\ufeff"
+
+// invalidUTF8At is the byte offset of the first invalid UTF-8 sequence.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
+	}
+	return len(b)
 }
 
 // JSONObject is one parsed JSON-lines record.

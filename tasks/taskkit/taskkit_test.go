@@ -203,3 +203,24 @@ func TestJSONNullIsNotAValue(t *testing.T) {
 	_, err = LoadTokenRows(src)
 	assert.EqualError(t, err, `embedded:t.jsonl:2: field "tokens": the id at position 1 is null`)
 }
+
+func TestEachLineBOMAndInvalidUTF8(t *testing.T) {
+	// A byte-order mark before the first record is dropped, so the first
+	// JSON line parses and the first text line is not changed.
+	src := EmbeddedSource(fstest.MapFS{"d.jsonl": {Data: []byte("\ufeff{\"a\": \"x\"}\r\n{\"a\": \"\ufeffy\"}\n")}}, "d.jsonl", "d.jsonl")
+	var got []string
+	require.NoError(t, src.EachJSONLine(func(_ int, obj JSONObject) error {
+		s, err := obj.String("a")
+		got = append(got, s)
+		return err
+	}))
+	assert.Equal(t, []string{"x", "\ufeffy"}, got, "only a leading BOM of the file goes")
+
+	// Invalid UTF-8 is an error, not silently replaced by U+FFFD.
+	src = EmbeddedSource(fstest.MapFS{"d.jsonl": {Data: []byte("{\"a\": \"x\"}\n{\"a\": \"caf\xe9\"}\n")}}, "d.jsonl", "d.jsonl")
+	err := src.EachJSONLine(func(int, JSONObject) error { return nil })
+	assert.EqualError(t, err, "embedded:d.jsonl:2: not UTF-8 text (invalid byte 11 of the line); convert the file to UTF-8")
+	src = EmbeddedSource(fstest.MapFS{"d.txt": {Data: []byte("ok\n\xff\n")}}, "d.txt", "d.txt")
+	err = src.EachLine(func(int, []byte) error { return nil })
+	assert.ErrorContains(t, err, "embedded:d.txt:2: not UTF-8 text")
+}
