@@ -177,6 +177,12 @@ func runValidate(o *runFlags) (*runPlan, error) {
 	if p.tasks, err = plan.ParseTasks(o.tasks); err != nil {
 		return nil, usageError{err}
 	}
+	// A missing model folder first: it decides which other flags are needed.
+	if len(o.models) > 0 {
+		if p.models, err = plan.Models(o.models); err != nil {
+			return nil, usageError{err}
+		}
+	}
 	if len(o.interventions) == 0 {
 		o.interventions = []string{"attn-sc:each"}
 	}
@@ -233,11 +239,6 @@ func runValidate(o *runFlags) (*runPlan, error) {
 	}
 	if p.taskOpts, err = plan.ParseTaskOptions(o.taskOpts, p.tasks); err != nil {
 		return nil, usageError{err}
-	}
-	if len(o.models) > 0 {
-		if p.models, err = plan.Models(o.models); err != nil {
-			return nil, usageError{err}
-		}
 	}
 	if st, err := os.Stat(o.out); err == nil && !st.IsDir() {
 		return nil, usagef("--out %s is a file; give a folder for the results", o.out)

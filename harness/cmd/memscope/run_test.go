@@ -221,6 +221,7 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"--tasks", "fakemc", "--task-opt", "docs=3"}, "the left side must be TASK.KEY"},
 		{[]string{"--tasks", "fakemc", "--task-opt", "piqa.x=1"}, `task "piqa" is not in --tasks (fakemc)`},
 		{[]string{"--tasks", "fakemc", "--model", "/nonexistent/model"}, "--model /nonexistent/model: no such folder"},
+		{[]string{"--model", "/nonexistent/model"}, "--model /nonexistent/model: no such folder"},
 		{[]string{"--tasks", "nosuchtask"}, `--tasks: unknown task "nosuchtask" (installed: fakegen, fakemc)`},
 		{[]string{"--tasks", "fakemc", "--backend", "gpu9"}, `--backend: unknown backend "gpu9" (installed: fake)`},
 		{[]string{"--tasks", "fakemc", "--progress", "fancy"}, `--progress "fancy"`},
