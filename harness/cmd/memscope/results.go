@@ -115,6 +115,10 @@ ability tasks). Where runs overlap, the newest run's scores are used.`,
 			if err != nil {
 				return err
 			}
+			if kind != "" && !resultsHaveBlocks(lb) {
+				return usagef("--intervention-kind %s: these runs have no results with a single block under %s; "+
+					"run it with memscope run --interventions %s:each, or leave out --intervention-kind", kind, opt.Kind, kind)
+			}
 			if err := checkAbilityTasks(lb, ability); err != nil {
 				return err
 			}
@@ -128,6 +132,17 @@ ability tasks). Where runs overlap, the newest run's scores are used.`,
 	f.StringSliceVar(&ability, "ability", nil, "comma-separated `TASKS` whose main metric makes up the ability change (default: the runs' own --ability when they agree, else every non-memorization task); leave out benchmarks a model only guesses at")
 	f.StringVarP(&out, "out", "o", "", "write to this file (atomically) instead of stdout")
 	return cmd
+}
+
+// resultsHaveBlocks reports whether any model of the leaderboard has a
+// single-block result to compare with its baseline.
+func resultsHaveBlocks(lb *results.Leaderboard) bool {
+	for _, m := range lb.Models {
+		if len(m.Blocks) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // resultsRunAbility is the --ability the runs under paths were made with

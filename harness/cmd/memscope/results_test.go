@@ -175,6 +175,7 @@ func TestResultsCommandErrors(t *testing.T) {
 		{[]string{"leaderboard", run, "--format", "html"}, true, `--format "html" is not one of text, markdown, csv, json`},
 		{[]string{"leaderboard", run, "--intervention-kind", "mlp-zero"}, true, "attn-sc, attn-zero"},
 		{[]string{"leaderboard", run, "--max-ability-loss", "0"}, true, "percentage"},
+		{[]string{"leaderboard", run, "--intervention-kind", "attn-zero"}, true, "--intervention-kind attn-zero: these runs have no results with a single block under attn-zero"},
 		{[]string{"export", run, "--table", "cells"}, true, `--table "cells" is not one of metrics, docs, requests`},
 		{[]string{"export", run, "--format", "xlsx"}, true, `--format "xlsx" is not one of jsonl, csv, parquet`},
 		{[]string{"export", run, "--format", "parquet"}, true, "give --out FILE.parquet"},
