@@ -19,27 +19,24 @@ type encodedPair struct {
 // encodePair tokenizes a (context, continuation) request the way
 // lm-evaluation-harness's TemplateLM._encode_pair does for causal models:
 // trailing whitespace of the context moves to the front of the
-// continuation, the pair is encoded whole (so BPE merges across the
-// boundary are respected), and the continuation's ids are the whole
-// encoding minus the first len(encode(context)) ids. An empty context is
-// conditioned on the end-of-text token instead.
+// continuation; the context's ids are encode(context) and the
+// continuation's ids are encode(context+continuation) minus its first
+// len(encode(context)) ids. Where BPE merges across the boundary the
+// model is fed encode(context) followed by that remainder, exactly as
+// lm-eval feeds it (not the whole pair's encoding).
+// An empty context is conditioned on the end-of-text token instead.
 func encodePair(tok Tokenizer, eot int32, context, continuation string) encodedPair {
 	if context == "" {
 		return encodedPair{context: []int32{eot}, continuation: tok.Encode(continuation)}
 	}
 	trimmed := trimRightPySpace(context)
-	if n := len(context) - len(trimmed); n > 0 {
-		continuation = context[len(trimmed):] + continuation
-		context = trimmed
-	}
-	whole := tok.Encode(context + continuation)
+	continuation = context[len(trimmed):] + continuation
+	context = trimmed
 	ctx := tok.Encode(context)
-	if len(ctx) > len(whole) {
-		// Cannot happen with a byte-level BPE (the context's encoding is
-		// never longer than the pair's); keep the arithmetic safe anyway.
-		ctx = ctx[:len(whole)]
-	}
-	return encodedPair{context: whole[:len(ctx)], continuation: whole[len(ctx):]}
+	whole := tok.Encode(context + continuation)
+	// min: the context's encoding is never longer than the pair's with a
+	// byte-level BPE; keep the slice safe for any tokenizer anyway.
+	return encodedPair{context: ctx, continuation: whole[min(len(ctx), len(whole)):]}
 }
 
 // trimRightPySpace strips trailing characters for which Python's

@@ -46,8 +46,11 @@ func TestEncodePair(t *testing.T) {
 		{ctx: "xy ", cont: "z", wantCtxPrefix: []int32{'x', 'y'}, wantCont: []int32{' ', 'z'}},
 		// Python's rstrip also strips \n and \x1c.
 		{ctx: "xy\n\x1c", cont: "z", wantCtxPrefix: []int32{'x', 'y'}, wantCont: []int32{'\n', 0x1c, 'z'}},
-		// A merge across the boundary: ids(ctx+cont) minus len(ids(ctx)).
-		{ctx: "xa", cont: "b", wantCtxPrefix: []int32{'x', 300}, wantCont: []int32{}},
+		// A merge across the boundary: the continuation is ids(ctx+cont)
+		// minus len(ids(ctx)), the context stays ids(ctx), as lm-eval
+		// feeds them (so "xa"+"bc" is fed as x a c, not x ab c).
+		{ctx: "xa", cont: "b", wantCtxPrefix: []int32{'x', 'a'}, wantCont: []int32{}},
+		{ctx: "xa", cont: "bc", wantCtxPrefix: []int32{'x', 'a'}, wantCont: []int32{'c'}},
 		// Empty context → end-of-text prefix, continuation encoded alone.
 		{ctx: "", cont: "ab", wantCtxPrefix: []int32{0}, wantCont: []int32{300}},
 	}
@@ -119,12 +122,14 @@ func TestRollingWindowsWithContext(t *testing.T) {
 type fakeEngine struct {
 	cfg     modelconfig.Config
 	batches []int
+	scored  []engine.Sequence // every sequence Score was given
 }
 
 func (f *fakeEngine) Config() modelconfig.Config { return f.cfg }
 func (f *fakeEngine) Close() error               { return nil }
 func (f *fakeEngine) Score(_ context.Context, seqs []engine.Sequence, _ intervention.Intervention) ([]engine.TokenScores, error) {
 	f.batches = append(f.batches, len(seqs))
+	f.scored = append(f.scored, seqs...)
 	out := make([]engine.TokenScores, len(seqs))
 	for i, s := range seqs {
 		if len(s.Tokens)-1 > f.cfg.MaxPositions {
@@ -240,4 +245,18 @@ func TestGenerateAndValidation(t *testing.T) {
 	assert.ErrorContains(t, err, "no usable tokenizer")
 	_, err = b.LoglikelihoodRolling(ctx, intervention.Baseline(), []plugins.RollingRequest{{IDs: []int32{1, 2}, ContextLen: 3}}, nil)
 	assert.ErrorContains(t, err, "context length 3 outside the 2 tokens")
+}
+
+// TestLoglikelihoodFeedsLMEvalTokens checks what reaches the model: the
+// context's own encoding then the continuation's remainder (a merge across
+// the boundary is not fed).
+func TestLoglikelihoodFeedsLMEvalTokens(t *testing.T) {
+	b, eng := newTestBackend(t, 32, 1, true)
+	res, err := b.Loglikelihood(context.Background(), intervention.Baseline(), []plugins.LoglikelihoodRequest{
+		{Context: "xa", Continuation: "bc"},
+	}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []engine.Sequence{{Tokens: []int32{'x', 'a', 'c'}, ScoreFrom: 2}}, eng.scored)
+	assert.Equal(t, 2, res[0].ContextTokens)
+	assert.Equal(t, 1, res[0].ContinuationTokens)
 }
