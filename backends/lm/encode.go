@@ -24,15 +24,22 @@ type encodedPair struct {
 // len(encode(context)) ids. Where BPE merges across the boundary the
 // model is fed encode(context) followed by that remainder, exactly as
 // lm-eval feeds it (not the whole pair's encoding).
-// An empty context is conditioned on the end-of-text token instead.
+//
+// An empty context is conditioned on the end-of-text token (lm-eval's
+// loglikelihood). A context of whitespace only is empty once its
+// whitespace has moved; lm-eval's _loglikelihood_tokens then fails its
+// len(context_enc) > 0 assertion, and we condition it on end-of-text too.
 func encodePair(tok Tokenizer, eot int32, context, continuation string) encodedPair {
-	if context == "" {
-		return encodedPair{context: []int32{eot}, continuation: tok.Encode(continuation)}
-	}
 	trimmed := trimRightPySpace(context)
 	continuation = context[len(trimmed):] + continuation
 	context = trimmed
-	ctx := tok.Encode(context)
+	var ctx []int32
+	if context != "" {
+		ctx = tok.Encode(context)
+	}
+	if len(ctx) == 0 {
+		return encodedPair{context: []int32{eot}, continuation: tok.Encode(continuation)}
+	}
 	whole := tok.Encode(context + continuation)
 	// min: the context's encoding is never longer than the pair's with a
 	// byte-level BPE; keep the slice safe for any tokenizer anyway.

@@ -51,6 +51,9 @@ func TestEncodePair(t *testing.T) {
 		// feeds them (so "xa"+"bc" is fed as x a c, not x ab c).
 		{ctx: "xa", cont: "b", wantCtxPrefix: []int32{'x', 'a'}, wantCont: []int32{}},
 		{ctx: "xa", cont: "bc", wantCtxPrefix: []int32{'x', 'a'}, wantCont: []int32{'c'}},
+		// Whitespace only: empty once the whitespace moved → end-of-text
+		// prefix (lm-eval asserts instead).
+		{ctx: " \n", cont: "ab", wantCtxPrefix: []int32{0}, wantCont: []int32{' ', '\n', 300}},
 		// Empty context → end-of-text prefix, continuation encoded alone.
 		{ctx: "", cont: "ab", wantCtxPrefix: []int32{0}, wantCont: []int32{300}},
 	}
@@ -249,14 +252,22 @@ func TestGenerateAndValidation(t *testing.T) {
 
 // TestLoglikelihoodFeedsLMEvalTokens checks what reaches the model: the
 // context's own encoding then the continuation's remainder (a merge across
-// the boundary is not fed).
+// the boundary is not fed), and a whitespace-only context conditioned on
+// end-of-text instead of an unscorable empty one.
 func TestLoglikelihoodFeedsLMEvalTokens(t *testing.T) {
 	b, eng := newTestBackend(t, 32, 1, true)
 	res, err := b.Loglikelihood(context.Background(), intervention.Baseline(), []plugins.LoglikelihoodRequest{
 		{Context: "xa", Continuation: "bc"},
+		{Context: "\t ", Continuation: "z"},
 	}, nil)
 	require.NoError(t, err)
-	assert.Equal(t, []engine.Sequence{{Tokens: []int32{'x', 'a', 'c'}, ScoreFrom: 2}}, eng.scored)
+	require.Len(t, eng.scored, 2)
+	assert.ElementsMatch(t, []engine.Sequence{
+		{Tokens: []int32{'x', 'a', 'c'}, ScoreFrom: 2},
+		{Tokens: []int32{0, '\t', ' ', 'z'}, ScoreFrom: 1},
+	}, eng.scored)
 	assert.Equal(t, 2, res[0].ContextTokens)
 	assert.Equal(t, 1, res[0].ContinuationTokens)
+	assert.Equal(t, 1, res[1].ContextTokens)
+	assert.Equal(t, 3, res[1].ContinuationTokens)
 }
