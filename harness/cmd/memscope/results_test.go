@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -210,4 +211,32 @@ func TestResultsExportCLIExitCodes(t *testing.T) {
 	res = memscope(t, nil, "results", "export", run, "--format", "csv")
 	assert.Equal(t, 0, res.code, res.stderr)
 	assert.True(t, strings.HasPrefix(res.stdout, "run_id,model,"))
+}
+
+func TestRunReportRemovesFiguresOfAnEarlierRun(t *testing.T) {
+	out := t.TempDir()
+	require.NoError(t, resultstest.Write(out, "run-a", resultstest.DefaultModels[:1], resultstest.DefaultTasks))
+	log := hclog.NewNullLogger()
+	var w bytes.Buffer
+	require.NoError(t, runReport(&w, out, nil, nil, log))
+	piqa := filepath.Join(out, "figures", "memorization_vs_piqa_pythia-tiny.png")
+	require.FileExists(t, piqa)
+	mine := filepath.Join(out, "figures", "notes.txt")
+	require.NoError(t, os.WriteFile(mine, []byte("mine"), 0o644))
+
+	// The same folder run again without piqa.
+	require.NoError(t, resultstest.Write(out, "run-b", resultstest.DefaultModels[:1], resultstest.DefaultTasks[:3]))
+	require.NoError(t, runReport(&w, out, nil, nil, log))
+	assert.NoFileExists(t, piqa, "a figure of a task the tables no longer hold")
+	assert.FileExists(t, filepath.Join(out, "figures", "memorization_vs_lambada_openai_pythia-tiny.png"))
+	assert.FileExists(t, mine, "not a figure of memscope's")
+
+	// A run with nothing to draw (no single-block results) leaves no
+	// figures of the earlier run.
+	baselineOnly := []resultstest.Model{{Name: "pythia-tiny", Blocks: 0, Strength: 0.9, Ability: 0.8}}
+	require.NoError(t, resultstest.Write(out, "run-c", baselineOnly, resultstest.DefaultTasks))
+	require.NoError(t, runReport(&w, out, nil, nil, log))
+	pngs, err := filepath.Glob(filepath.Join(out, "figures", "*.png"))
+	require.NoError(t, err)
+	assert.Empty(t, pngs)
 }

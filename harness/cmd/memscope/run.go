@@ -466,10 +466,12 @@ func runReport(w io.Writer, out string, specs []intervention.Spec, ability []str
 		return err
 	}
 	figDir := filepath.Join(out, "figures")
-	if files, err := results.Plot(run, figDir, results.LeaderboardOptions{Kind: runLeaderboardKind(specs), AbilityTasks: ability}); err != nil {
+	files, err := results.Plot(run, figDir, results.LeaderboardOptions{Kind: runLeaderboardKind(specs), AbilityTasks: ability})
+	runPruneFigures(figDir, files, log)
+	if err != nil {
 		log.Info("no figures for this run", "reason", err)
 	} else {
-		fmt.Fprintf(os.Stderr, "%d figures → %s\n", len(files), figDir)
+		fmt.Fprintf(os.Stderr, "%s → %s\n", plural(len(files), "figure"), figDir)
 	}
 	lb, err := results.BuildLeaderboard([]*results.Run{run}, results.LeaderboardOptions{Kind: runLeaderboardKind(specs), AbilityTasks: ability})
 	if err != nil {
@@ -478,6 +480,33 @@ func runReport(w io.Writer, out string, specs []intervention.Spec, ability []str
 	}
 	fmt.Fprintln(w)
 	return lb.Render(w, results.FormatText)
+}
+
+// runFigureNames matches the files results.Plot writes.
+var runFigureNames = []string{"memorization_vs_*.png", "per_block.png", "accuracy_drop_by_category.png"}
+
+// runPruneFigures removes the figures an earlier run into the same folder
+// drew and this one did not (a task or model no longer in the run), so
+// OUT/figures shows only what the tables hold. Other files are left alone.
+func runPruneFigures(dir string, keep []string, log hclog.Logger) {
+	for _, pattern := range runFigureNames {
+		old, _ := filepath.Glob(filepath.Join(dir, pattern))
+		for _, f := range old {
+			if !slices.Contains(keep, f) {
+				if err := os.Remove(f); err != nil {
+					log.Warn("could not remove a figure of an earlier run", "file", f, "error", err)
+				}
+			}
+		}
+	}
+}
+
+// plural is "1 figure", "3 figures".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // runLeaderboardKind is the intervention kind the leaderboard compares:
