@@ -127,7 +127,7 @@ func (t exampleTask) Score(ctx context.Context, opts plugins.TaskOptions, reqs [
 				return plugins.Scores{}, fmt.Errorf("example: response %d is not a loglikelihood result", k)
 			}
 			lls[i] = r.LogLikelihood
-			if lls[i] > lls[best] { // the first maximum wins, as numpy's argmax
+			if lls[i] > lls[best] || math.IsNaN(lls[i]) && !math.IsNaN(lls[best]) { // numpy's argmax: first maximum, a NaN counts as one
 				best = i
 			}
 			k++

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -54,4 +55,16 @@ func TestBadOptions(t *testing.T) {
 	assert.ErrorContains(t, err, "takes no --task-opt options")
 	_, err = exampleTask{}.Requests(context.Background(), plugins.TaskOptions{Docs: []plugins.DocRange{{First: 10, Last: 20}}})
 	assert.ErrorContains(t, err, "no questions selected")
+}
+
+// A NaN log-likelihood is the maximum for numpy's argmax (the first NaN
+// wins), so lm-eval predicts that choice; the example does the same.
+func TestScoreNaNIsNumpysMaximum(t *testing.T) {
+	opts := plugins.TaskOptions{Limit: 1}
+	reqs, err := exampleTask{}.Requests(context.Background(), opts)
+	require.NoError(t, err)
+	sc, err := exampleTask{}.Score(context.Background(), opts, reqs, []plugins.Response{ll(-1), ll(-5), ll(math.NaN()), ll(math.NaN())})
+	require.NoError(t, err)
+	assert.Equal(t, 2, sc.Docs[0].Prediction)
+	assert.Equal(t, 0.0, sc.Docs[0].Metrics["acc"])
 }
