@@ -51,7 +51,7 @@ func main() {
 func (exampleTask) Describe(context.Context) (plugins.TaskInfo, error) {
 	return plugins.TaskInfo{
 		Name:        "example", // must match the folder name (the binary is memscope-task-example)
-		Version:     "1",       // bump whenever requests or scoring change: cached results are keyed by it
+		Version:     "2",       // bump whenever requests or scoring change: cached results are keyed by it
 		OutputType:  plugins.OutputMultipleChoice,
 		Category:    plugins.CategoryReasoning,
 		Metrics:     []plugins.MetricInfo{{Name: "acc", HigherIsBetter: true, PerDoc: true}},
