@@ -36,6 +36,17 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
+// interruptedError is a command stopped by Ctrl-C or SIGTERM; it exits
+// 130, as a shell reports a command ended by SIGINT, so scripts can tell
+// an interruption (re-run to resume) from a failure.
+type interruptedError struct{ err error }
+
+func (e interruptedError) Error() string { return e.err.Error() }
+func (e interruptedError) Unwrap() error { return e.err }
+
+// exitInterrupted is the exit status of an interrupted command.
+const exitInterrupted = 130
+
 // usagef reports a bad flag or argument.
 func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
@@ -46,8 +57,12 @@ func main() {
 	if err := rootCmd.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "memscope:", err)
 		var ue usageError
-		if errors.As(err, &ue) {
+		var ie interruptedError
+		switch {
+		case errors.As(err, &ue):
 			os.Exit(2)
+		case errors.As(err, &ie):
+			os.Exit(exitInterrupted)
 		}
 		os.Exit(1)
 	}

@@ -97,7 +97,9 @@ Task options: --task-opt TASK.KEY=VALUE (repeatable); memscope tasks lists them.
 Finished cells are kept in OUT/.memscope-state: if a run is interrupted (Ctrl-C,
 a crashed plugin), re-run the same command to resume. Backend answers are cached
 in --cache-dir, keyed by model content, backend, dtype, intervention and request,
-so a repeated or extended run does not recompute them.`,
+so a repeated or extended run does not recompute them.
+
+Exit status: 0 done, 1 failed, 2 bad flags or input, 130 interrupted.`,
 	Example: `  memscope run
   memscope run --model ./pythia-160m --tasks memorization,lambada_openai,piqa \
       --task-opt memorization.data=pile_memorized.npy --interventions attn-sc:each --out results/160m
@@ -388,7 +390,11 @@ func runRun(cmd *cobra.Command, o *runFlags) error {
 	sum, err := runner.Run(ctx, cfg, deps)
 	display.Close()
 	if err != nil {
-		return runExplain(err, o.out)
+		err = runExplain(err, o.out)
+		if ctx.Err() != nil {
+			return interruptedError{err}
+		}
+		return err
 	}
 	fmt.Fprintf(os.Stderr, "%d cells (%d computed, %d resumed) in %s → %s\n", sum.Cells, sum.Computed, sum.Resumed,
 		time.Since(started).Round(100*time.Millisecond), o.out)

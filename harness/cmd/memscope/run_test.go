@@ -186,7 +186,7 @@ func TestCLIInterruptKeepsFinishedCells(t *testing.T) {
 	err = cmd.Wait()
 	var ee *exec.ExitError
 	require.ErrorAs(t, err, &ee, strings.Join(lines, "\n"))
-	assert.Equal(t, 1, ee.ExitCode())
+	assert.Equal(t, 130, ee.ExitCode(), "interrupted, as a shell reports SIGINT")
 	all := strings.Join(lines, "\n")
 	assert.Contains(t, all, "interrupted while running model fm, intervention attn-sc:0, task fakemc; 1 of the 3 cells")
 	assert.Contains(t, all, "Re-run the same command to resume")
