@@ -29,11 +29,11 @@ type engineFlags struct {
 }
 
 func (f *engineFlags) register(cmd *cobra.Command, idsHelp, outHelp string) {
-	cmd.Flags().StringVar(&f.model, "model", "", "Hugging Face model folder (config.json + model.safetensors or shards)")
+	cmd.Flags().StringVar(&f.model, "model", "", "Hugging Face model `DIR` (config.json + model.safetensors or shards)")
 	cmd.Flags().StringVar(&f.ids, "ids", "", idsHelp)
 	cmd.Flags().StringVar(&f.out, "out", "", outHelp)
-	cmd.Flags().StringVar(&f.intervene, "intervene", "none", "intervention: none, attn-sc:3, attn-sc:1,3, attn-sc:20-23, attn-sc:all, attn-zero:2")
-	cmd.Flags().IntVar(&f.threads, "threads", 0, "compute threads (0: OPENBLAS_NUM_THREADS if set, else every CPU)")
+	cmd.Flags().StringVar(&f.intervene, "intervene", "none", "intervention `SPEC`: none, attn-sc:3, attn-sc:1,3, attn-sc:20-23, attn-sc:all, attn-zero:2")
+	cmd.Flags().IntVar(&f.threads, "threads", 0, "compute threads `N` (0: OPENBLAS_NUM_THREADS if set, else every CPU)")
 }
 
 // check validates the flags before any work: required flags, the spec's
@@ -151,6 +151,6 @@ attn-zero:3 (block 3's attention output replaced by zeros).`,
 			return nil
 		},
 	}
-	f.register(cmd, "token ids: 2-D int32/int64 .npy [batch, tokens]", "output .npy: float32 logits [batch, tokens, vocab]")
+	f.register(cmd, "token ids `IDS.npy`: 2-D int32/int64 [batch, tokens]", "output `LOGITS.npy`: float32 logits [batch, tokens, vocab]")
 	return cmd
 }

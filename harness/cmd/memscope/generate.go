@@ -56,7 +56,7 @@ as int64 [batch, N]. --intervene applies in the prefill and in every decode step
 			return nil
 		},
 	}
-	f.register(cmd, "prefixes: 2-D int32/int64 .npy [batch, tokens]", "output .npy: int64 new tokens [batch, N]")
-	cmd.Flags().IntVar(&newTokens, "new", 0, "number of tokens to generate (required)")
+	f.register(cmd, "prefixes `PREFIX.npy`: 2-D int32/int64 [batch, tokens]", "output `IDS.npy`: int64 new tokens [batch, N]")
+	cmd.Flags().IntVar(&newTokens, "new", 0, "`N` tokens to generate (required)")
 	return cmd
 }

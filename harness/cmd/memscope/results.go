@@ -126,11 +126,11 @@ ability tasks). Where runs overlap, the newest run's scores are used.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&format, "format", results.FormatText, "output format: "+strings.Join(results.LeaderboardFormats, ", "))
-	f.StringVar(&kind, "intervention-kind", "", "intervention compared with the baseline, one block at a time: attn-sc or attn-zero (default: attn-sc when the runs have it)")
-	f.Float64Var(&maxLoss, "max-ability-loss", 100*results.DefaultMaxAbilityLoss, "ability loss, in percent, the best block may cost")
+	f.StringVar(&format, "format", results.FormatText, "output `FORMAT`: "+strings.Join(results.LeaderboardFormats, ", "))
+	f.StringVar(&kind, "intervention-kind", "", "intervention `KIND` compared with the baseline, one block at a time: attn-sc or attn-zero (default: attn-sc when the runs have it)")
+	f.Float64Var(&maxLoss, "max-ability-loss", 100*results.DefaultMaxAbilityLoss, "ability loss in `PERCENT` the best block may cost")
 	f.StringSliceVar(&ability, "ability", nil, "comma-separated `TASKS` whose main metric makes up the ability change (default: the runs' own --ability when they agree, else every non-memorization task); leave out benchmarks a model only guesses at")
-	f.StringVarP(&out, "out", "o", "", "write to this file (atomically) instead of stdout")
+	f.StringVarP(&out, "out", "o", "", "write to this `FILE` (atomically) instead of stdout")
 	return cmd
 }
 
@@ -252,9 +252,9 @@ else jsonl. Files are written atomically.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&table, "table", results.TableMetrics, "table to export: "+strings.Join(results.Tables, ", "))
-	f.StringVar(&format, "format", "", "output format: "+strings.Join(results.ExportFormats, ", ")+" (default: from --out's extension, else jsonl)")
-	f.StringVarP(&out, "out", "o", "", "write to this file (atomically) instead of stdout")
+	f.StringVar(&table, "table", results.TableMetrics, "`TABLE` to export: "+strings.Join(results.Tables, ", "))
+	f.StringVar(&format, "format", "", "output `FORMAT`: "+strings.Join(results.ExportFormats, ", ")+" (default: from --out's extension, else jsonl)")
+	f.StringVarP(&out, "out", "o", "", "write to this `FILE` (atomically) instead of stdout")
 	return cmd
 }
 
@@ -307,7 +307,7 @@ The run needs the baseline and single-block interventions (memscope run
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&out, "out", "o", "", "folder for the PNG files (default DIR/figures)")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "`FOLDER` for the PNG files (default DIR/figures)")
 	cmd.Flags().StringSliceVar(&ability, "ability", nil, "comma-separated `TASKS` whose main metric makes up the mean ability change (default: the run's own --ability, else every non-memorization task)")
 	return cmd
 }
@@ -316,6 +316,12 @@ func newInfoCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "info DIR",
 		Short: "Show a run's provenance and the size of its tables",
+		Long: `info prints what a run directory's tables record about how they were made:
+run id, memscope version and git commit, machine, start and finish times,
+batch size, seed, --limit/--docs, each task's configuration hash, backend,
+interventions, task options (paths included) and the response cache setting;
+then which models, tasks and interventions were measured, and the table files.`,
+		Example: `  memscope results info runs/pythia`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usagef("give exactly one run directory (got %d arguments)", len(args))

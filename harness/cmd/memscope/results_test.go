@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -239,4 +241,23 @@ func TestRunReportRemovesFiguresOfAnEarlierRun(t *testing.T) {
 	pngs, err := filepath.Glob(filepath.Join(out, "figures", "*.png"))
 	require.NoError(t, err)
 	assert.Empty(t, pngs)
+}
+
+// TestEveryFlagNamesItsValue keeps --help readable: a flag that takes a
+// value says what it is (--out FILE), never just its Go type (--out string).
+func TestEveryFlagNamesItsValue(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			if f.Value.Type() == "bool" {
+				return
+			}
+			name, _ := pflag.UnquoteUsage(f)
+			assert.NotEqual(t, strings.ToLower(name), name, "%s --%s shows %q for its value", c.CommandPath(), f.Name, name)
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(rootCmd)
 }

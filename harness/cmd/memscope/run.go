@@ -126,7 +126,7 @@ func init() {
 	f.StringVar(&o.cacheDir, "cache-dir", "", "cache `DIR` for backend answers, model hashes and the extracted embedded model (default: $"+runEnvCacheDir+" or the user cache dir + /memscope)")
 	f.BoolVar(&o.noCache, "no-cache", false, "neither read nor write cached backend answers")
 	f.StringArrayVar(&o.pluginDirs, "plugin-dir", nil, "look for plugins in `DIR` first (also $"+pluginhost.EnvPluginDir+"; then the memscope executable's folder, then $PATH)")
-	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (bars on a terminal), bars, or lines")
+	f.StringVar(&o.progress, "progress", "auto", "progress display `MODE`: auto (bars on a terminal), bars, or lines")
 	f.StringSliceVar(&o.ability, "ability", nil, "comma-separated `TASKS` whose main metric makes up the leaderboard's ability change (default: every non-memorization task; with the embedded model: heldout_perplexity)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "debug logging (plugins included)")
 	f.SetNormalizeFunc(runNormalizeFlag)

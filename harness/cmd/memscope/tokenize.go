@@ -64,8 +64,8 @@ or from a tokenizer file.`,
 			return tokenizeLines(tok, in, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVar(&modelDir, "model", "", "model folder holding tokenizer.json or vocab.json + merges.txt")
-	cmd.Flags().StringVar(&tokenizerFile, "tokenizer", "", "tokenizer file: tokenizer.json, or vocab.json with merges.txt beside it")
+	cmd.Flags().StringVar(&modelDir, "model", "", "model `DIR` holding tokenizer.json or vocab.json + merges.txt")
+	cmd.Flags().StringVar(&tokenizerFile, "tokenizer", "", "tokenizer `FILE`: tokenizer.json, or vocab.json with merges.txt beside it")
 	return cmd
 }
 
