@@ -285,10 +285,17 @@ func (r *run) prepareTasks(ctx context.Context) error {
 		t.opts = plugins.TaskOptions{Limit: r.cfg.Limit, Docs: r.cfg.Docs, Seed: r.cfg.Seed, Options: copyOptions(tc.Options)}
 		start := time.Now()
 		if t.reqs, err = task.Requests(ctx, t.opts); err != nil {
-			return taskError(tc.Name, "build requests", err)
+			err = taskError(tc.Name, "build requests", err)
+			if ctx.Err() == nil && !errors.Is(err, plugins.ErrPluginExited) {
+				// Requests reads only the options and the data: what
+				// fails there is the user's to fix (a missing file, a bad
+				// option value, --docs past the end of the data).
+				return &InputError{err}
+			}
+			return err
 		}
 		if len(t.reqs) == 0 {
-			return fmt.Errorf("task %s: no requests (are --docs/--limit outside its data?)", tc.Name)
+			return &InputError{fmt.Errorf("task %s: no requests (are --docs/--limit outside its data?)", tc.Name)}
 		}
 		if t.digest, err = requestsDigest(t.reqs); err != nil {
 			return fmt.Errorf("task %s: %w", tc.Name, err)

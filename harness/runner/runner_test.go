@@ -467,6 +467,7 @@ func TestConfigErrors(t *testing.T) {
 	cfg.Tasks[0].Options = map[string]string{"docs": "x"}
 	_, err = Run(context.Background(), cfg, e.deps(nil))
 	assert.ErrorContains(t, err, `task fakemc: build requests: option docs="x"`)
+	assert.ErrorAs(t, err, new(*InputError), "a bad option value is the user's to fix")
 
 	cfg = e.config(t.TempDir())
 	cfg.DType = "bfloat16"
@@ -483,6 +484,7 @@ func TestConfigErrors(t *testing.T) {
 	cfg.Docs = []plugins.DocRange{{First: 500, Last: 600}}
 	_, err = Run(context.Background(), cfg, e.deps(nil))
 	assert.ErrorContains(t, err, "task fakemc: no requests")
+	assert.ErrorAs(t, err, new(*InputError))
 
 	cfg = e.config(t.TempDir())
 	cfg.Backend = "nope"

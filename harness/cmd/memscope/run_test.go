@@ -245,6 +245,8 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"--tasks", "fakemc", "--task-opt", "fakemc.bogus=1"}, "--task-opt: task fakemc has no option bogus (its options are docs, choices; see memscope tasks)"},
 		{[]string{"--tasks", "fakemc", "--interventions", "attn-sc:7"}, "--interventions: intervention attn-sc:7: block 7 does not exist (the model has blocks 0-1)"},
 		{[]string{"--tasks", "fakemc", "--dtype", "bfloat16"}, "--dtype bfloat16: backend fake supports float32, float16"},
+		{[]string{"--tasks", "fakemc", "--task-opt", "fakemc.docs=x"}, `task fakemc: Requests: option docs="x"`},
+		{[]string{"--tasks", "fakemc", "--docs", "500-600"}, "task fakemc: no requests"},
 	} {
 		r := memscope(t, nil, append(append([]string{}, base...), tc.args...)...)
 		assert.Equal(t, 2, r.code, "%v: %s", tc.args, r.stderr)
