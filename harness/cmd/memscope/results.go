@@ -375,7 +375,7 @@ then which models, tasks and interventions were measured, and the table files.`,
 			}
 			row("measured models", strings.Join(resultsSortedKeys(models), ", "))
 			row("measured tasks", strings.Join(resultsSortedKeys(tasks), ", "))
-			row("measured cells", fmt.Sprintf("%d interventions (baseline included) × %d tasks × %d models", len(ivs), len(tasks), len(models)))
+			row("measured cells", fmt.Sprintf("%s (baseline included) × %s × %s", plural(len(ivs), "intervention"), plural(len(tasks), "task"), plural(len(models), "model")))
 			for _, t := range results.Tables {
 				file, _ := results.TableFile(t)
 				if st, err := os.Stat(filepath.Join(dir, file)); err == nil {

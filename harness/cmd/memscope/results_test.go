@@ -120,6 +120,7 @@ func TestResultsPlotAndInfoCommands(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, out, "run                 run-a")
 	assert.Contains(t, out, "measured models     pythia-tiny")
+	assert.Contains(t, out, "measured cells      7 interventions (baseline included) × 4 tasks × 1 model\n")
 	assert.Contains(t, out, "requests table")
 }
 
