@@ -150,8 +150,9 @@ func (d *Display) updateOverallTotal() {
 				decor.Any(func(decor.Statistics) string { return d.counts() }, decor.WCSyncWidth),
 			),
 			mpb.AppendDecorators(
+				decor.OnComplete(decor.Name("ETA "), ""),
 				decor.OnComplete(decor.AverageETA(decor.ET_STYLE_GO, decor.WCSyncWidth), "done"),
-				decor.Name(" elapsed "),
+				decor.Name("  elapsed "),
 				decor.Elapsed(decor.ET_STYLE_GO),
 			),
 		)

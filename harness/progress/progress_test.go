@@ -91,6 +91,26 @@ func TestBarsMode(t *testing.T) {
 	assert.Contains(t, buf.String(), "after close")
 }
 
+func TestOverallBarSaysWhichTimeIsWhich(t *testing.T) {
+	var buf syncBuffer
+	d := New(context.Background(), &buf, Bars)
+	d.AddCells(2)
+	c := d.StartCell("x", 10, 0)
+	c.Progress(3)
+	c.Done("acc=1")
+	d.Close() // stopped before the end (as on Ctrl-C): the last frame stays
+	// Not "28s elapsed 7s": the first time is the ETA.
+	assert.Regexp(t, `cells +1/2\+ \[[^\]]*\] +ETA [0-9a-z.]+ +elapsed`, buf.String())
+
+	buf = syncBuffer{}
+	d = New(context.Background(), &buf, Bars)
+	d.AddCells(1)
+	d.StartCell("y", 10, 0).Done("acc=1")
+	d.NoMoreCells()
+	d.Close()
+	assert.Regexp(t, `cells +1/1 \[[^\]]*\] +done +elapsed`, buf.String())
+}
+
 func TestCancelStopsBars(t *testing.T) {
 	var buf syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
