@@ -171,7 +171,8 @@ func (d *Display) counts() string {
 	return fmt.Sprintf("%d/%d%s", d.doneA.Load(), d.totalA.Load(), more)
 }
 
-// finishOne counts a finished cell and returns "k/N".
+// finishOne counts a finished cell and returns "k/N", or "k/N+" while
+// more cells may come (the next model's, known once it is loaded).
 func (d *Display) finishOne() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -180,7 +181,11 @@ func (d *Display) finishOne() string {
 	if d.overall != nil {
 		d.overall.SetCurrent(int64(d.done))
 	}
-	return fmt.Sprintf("%d/%d", d.done, d.total)
+	more := ""
+	if !d.final {
+		more = "+"
+	}
+	return fmt.Sprintf("%d/%d%s", d.done, d.total, more)
 }
 
 // Resumed reports a cell that was already finished in an earlier run.

@@ -35,18 +35,21 @@ func TestLinesMode(t *testing.T) {
 	var buf syncBuffer
 	d := New(context.Background(), &buf, Auto) // a buffer is not a terminal
 	assert.False(t, d.Bars())
+	d.AddCells(1)
+	d.Resumed("a · none · piqa", "acc=0.400") // more cells may come: "+"
 	d.AddCells(2)
+	d.NoMoreCells()
 	d.Resumed("m · none · piqa", "acc=0.500")
 	c := d.StartCell("m · attn-sc:0 · piqa", 10, 3)
 	c.Progress(5)
 	c.Progress(10)
 	c.Done("acc=0.600")
-	d.NoMoreCells()
 	d.Close()
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	require.Len(t, lines, 2)
-	assert.Equal(t, "[1/2] m · none · piqa: acc=0.500 (resumed)", lines[0])
-	assert.Regexp(t, regexp.MustCompile(`^\[2/2\] m · attn-sc:0 · piqa: acc=0.600 \([0-9.]+m?s\)$`), lines[1])
+	require.Len(t, lines, 3)
+	assert.Equal(t, "[1/1+] a · none · piqa: acc=0.400 (resumed)", lines[0])
+	assert.Equal(t, "[2/3] m · none · piqa: acc=0.500 (resumed)", lines[1])
+	assert.Regexp(t, regexp.MustCompile(`^\[3/3\] m · attn-sc:0 · piqa: acc=0.600 \([0-9.]+m?s\)$`), lines[2])
 }
 
 func TestLinesModeReportsLongCells(t *testing.T) {
@@ -84,7 +87,7 @@ func TestBarsMode(t *testing.T) {
 	d.Close()
 	out := buf.String()
 	assert.Contains(t, out, "a log line")
-	assert.Contains(t, out, "[1/1] tiny · none · memorization: exact_match=1.000")
+	assert.Contains(t, out, "[1/1+] tiny · none · memorization: exact_match=1.000", "another cell comes after")
 	assert.Contains(t, out, "cells")
 	_, err := d.Log().Write([]byte("after close\n")) // falls back to the plain output
 	require.NoError(t, err)

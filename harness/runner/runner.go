@@ -235,8 +235,8 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Summary, error) {
 		}
 	}()
 
-	for _, m := range cfg.Models {
-		if err := r.runModel(ctx, m); err != nil {
+	for i, m := range cfg.Models {
+		if err := r.runModel(ctx, m, i == len(cfg.Models)-1); err != nil {
 			var ce *CellError
 			if errors.As(err, &ce) {
 				ce.Finished, ce.Total = r.summary.Computed+r.summary.Resumed, r.planned
@@ -401,7 +401,7 @@ type modelRun struct {
 	info    plugins.ModelInfo
 }
 
-func (r *run) runModel(ctx context.Context, m plan.Model) error {
+func (r *run) runModel(ctx context.Context, m plan.Model, last bool) error {
 	fail := func(err error, plugin string) error {
 		return &CellError{Cell: plan.Cell{Model: m.Name}, Plugin: plugin, Err: err}
 	}
@@ -447,6 +447,9 @@ func (r *run) runModel(ctx context.Context, m plan.Model) error {
 	r.planned += len(cells)
 	if d := r.deps.Display; d != nil {
 		d.AddCells(len(cells))
+		if last {
+			d.NoMoreCells() // the counts are final: "[3/49]", not "[3/49+]"
+		}
 	}
 	for i, c := range cells {
 		t := r.tasks[i%len(r.tasks)]

@@ -21,6 +21,7 @@ import (
 	"github.com/memscope/memscope/harness/cache"
 	"github.com/memscope/memscope/harness/internal/testplugins/fake"
 	"github.com/memscope/memscope/harness/plan"
+	"github.com/memscope/memscope/harness/progress"
 	"github.com/memscope/memscope/plugins"
 	"github.com/memscope/memscope/results"
 )
@@ -637,4 +638,23 @@ func TestTaskErrorsNameTheTaskOnce(t *testing.T) {
 	}
 	_, err = Run(context.Background(), cfg, deps)
 	require.EqualError(t, err, "start task fakemc (/bin/x): the plugin exited without a plugin handshake")
+}
+
+func TestCellCountsSayWhenMoreModelsCome(t *testing.T) {
+	e := newEnv(t, 2, 3)
+	cfg := e.config(t.TempDir(), "attn-sc:each")
+	cfg.Tasks = cfg.Tasks[1:]
+	var buf strings.Builder
+	deps := e.deps(nil)
+	deps.Display = progress.New(context.Background(), &buf, progress.Lines)
+	_, err := Run(context.Background(), cfg, deps)
+	require.NoError(t, err)
+	deps.Display.Close()
+	var counts []string
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		counts = append(counts, strings.Fields(line)[0])
+	}
+	// The second model's cells are known once it is loaded: until then
+	// the total is open; the last model's lines say the real total.
+	assert.Equal(t, []string{"[1/3+]", "[2/3+]", "[3/3+]", "[4/7]", "[5/7]", "[6/7]", "[7/7]"}, counts)
 }
