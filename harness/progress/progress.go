@@ -27,7 +27,8 @@ import (
 type Mode int
 
 const (
-	// Auto draws bars when the output is a terminal, lines otherwise.
+	// Auto draws bars when the output is a terminal that has a width,
+	// lines otherwise.
 	Auto Mode = iota
 	// Bars always draws bars.
 	Bars
@@ -64,13 +65,25 @@ func IsTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
+// hasWidth reports whether the terminal w says how wide it is. A terminal
+// of no columns (a pseudo-terminal nobody sized: script(1) without a
+// terminal of its own, docker -t from a pipe) makes mpb draw nothing.
+func hasWidth(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	cols, _, err := term.GetSize(int(f.Fd()))
+	return err == nil && cols > 0
+}
+
 // New starts a display writing to out (normally os.Stderr). Cancelling
 // ctx stops the bars.
 func New(ctx context.Context, out io.Writer, mode Mode) *Display {
 	d := &Display{out: out, LineEvery: 30 * time.Second}
 	if mode == Auto {
 		mode = Lines
-		if IsTerminal(out) {
+		if IsTerminal(out) && hasWidth(out) {
 			mode = Bars
 		}
 	}
