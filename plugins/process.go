@@ -53,6 +53,7 @@ type Process struct {
 	stderr *stderrTail
 
 	doneCtx context.Context // ends when the process has exited and been reaped
+	started atomic.Bool     // the handshake succeeded and the plugin was dispensed
 	killed  atomic.Bool
 	killMu  sync.Mutex
 }
@@ -181,7 +182,7 @@ func start(kind, path string, opts StartOptions) (any, *Process, error) {
 		SkipHostEnv:  true, // we add it ourselves, under opts.Env
 		Managed:      true,
 		StartTimeout: timeout,
-		Logger:       quietLogger{logger},
+		Logger:       quietLogger{Logger: logger, proc: p},
 		Stderr:       p.stderr,
 		SyncStdout: newLineWriter(func(line string) {
 			pluginLog.Warn("plugin wrote to stdout (plugins must log through plugins.PluginLogger)", "line", line)
@@ -206,16 +207,37 @@ func start(kind, path string, opts StartOptions) (any, *Process, error) {
 	if err != nil {
 		return fail(fmt.Errorf("start %s (%s): %w", name, path, err))
 	}
+	p.started.Store(true)
 	return raw, p, nil
 }
 
 // quietLogger is the logger go-plugin gets: its own routine Info messages
 // (a plugin started, exited) drop to Debug, so a harness logging at Info
-// shows what plugins say, not their lifecycle. Named loggers (the plugin's
-// own lines) pass through unchanged.
-type quietLogger struct{ hclog.Logger }
+// shows what plugins say, not their lifecycle. So do its complaints about
+// a plugin memscope itself killed (one that failed its handshake, or was
+// busy at Ctrl-C): the error memscope reports says what matters. Named
+// loggers (the plugin's own lines) pass through unchanged.
+type quietLogger struct {
+	hclog.Logger
+	proc *Process
+}
 
 func (l quietLogger) Info(msg string, args ...any) { l.Logger.Debug(msg, args...) }
+
+// Warn: go-plugin warns only inside Kill ("plugin failed to exit
+// gracefully", "error closing client during Kill"), which memscope calls.
+func (l quietLogger) Warn(msg string, args ...any) { l.Logger.Debug(msg, args...) }
+
+func (l quietLogger) Error(msg string, args ...any) {
+	// A plugin that failed to start, or that memscope killed: the start
+	// error (with the exit status and stderr) or memscope's own message
+	// says what happened.
+	if l.proc.killed.Load() || !l.proc.started.Load() {
+		l.Logger.Debug(msg, args...)
+		return
+	}
+	l.Logger.Error(msg, args...)
+}
 
 // Named is the logger go-plugin re-logs the plugin's lines through.
 func (l quietLogger) Named(name string) hclog.Logger { return pluginLines{l.Logger.Named(name)} }

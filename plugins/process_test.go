@@ -187,6 +187,18 @@ func TestHandshakeFailuresAreClear(t *testing.T) {
 	}
 }
 
+func TestKillingARefusedPluginLogsNoNoise(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "memscope-backend-echo")
+	require.NoError(t, os.WriteFile(p, []byte("#!/bin/sh\necho hello; exec sleep 30\n"), 0o755))
+	logs := &logBuffer{}
+	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Level: hclog.Info, Output: logs, JSONFormat: true})
+	_, _, err := plugins.StartBackend(p, plugins.StartOptions{Logger: logger})
+	require.ErrorContains(t, err, "not a memscope plugin")
+	// memscope killed it: go-plugin's "failed to exit gracefully" and
+	// "plugin process exited … signal: killed" only bury the error.
+	assert.Empty(t, logs.String())
+}
+
 func TestRunningAPluginByHandExplains(t *testing.T) {
 	for _, bin := range []string{fakeBackendBin, fakeTaskBin} {
 		cmd := exec.Command(bin)
