@@ -218,8 +218,8 @@ func newExportCmd() *cobra.Command {
   parquet  zstd-compressed, with the Arrow schema and the run's memscope.* metadata;
            needs --out
 
-Without --format the format follows the --out extension (.jsonl, .csv, .parquet),
-else jsonl. Files are written atomically.`,
+Without --format the format follows the --out extension (.jsonl, .csv, .parquet;
+another extension needs --format), else jsonl. Files are written atomically.`,
 		Example: `  memscope results export runs/pythia --table metrics --format csv
   memscope results export runs/pythia --table requests --out requests.parquet
   memscope results export runs/pythia --table docs --format jsonl | jq 'select(.task == "piqa")'`,
@@ -235,6 +235,9 @@ else jsonl. Files are written atomically.`,
 			}
 			if format == "" {
 				format = resultsFormatFromExt(out)
+				if ext := filepath.Ext(out); format == "" && ext != "" {
+					return usagef("--out %s: %s is not an extension memscope knows (.jsonl, .csv, .parquet); add --format jsonl, csv or parquet", out, ext)
+				}
 				if format == "" {
 					format = results.FormatJSONL
 				}

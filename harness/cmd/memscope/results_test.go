@@ -183,6 +183,7 @@ func TestResultsCommandErrors(t *testing.T) {
 		{[]string{"export", run, "--table", "cells"}, true, `--table "cells" is not one of metrics, docs, requests`},
 		{[]string{"export", run, "--format", "xlsx"}, true, `--format "xlsx" is not one of jsonl, csv, parquet`},
 		{[]string{"export", run, "--format", "parquet"}, true, "give --out FILE.parquet"},
+		{[]string{"export", run, "--out", filepath.Join(empty, "metrics.xlsx")}, true, ".xlsx is not an extension memscope knows (.jsonl, .csv, .parquet); add --format"},
 		{[]string{"export"}, true, "exactly one run directory"},
 		{[]string{"export", empty}, false, "no memscope results in " + empty},
 		{[]string{"export", run, "--bogus"}, true, "unknown flag: --bogus"},
