@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/memscope/memscope/backends/checkpoint"
 	"github.com/memscope/memscope/backends/modelconfig"
@@ -26,18 +27,44 @@ func Load(dir string, opts Options) (*Model, error) {
 		err = m.loadNeo(ck)
 	}
 	if err != nil {
+		m.Close()
 		return nil, fmt.Errorf("load %s: %w", dir, err)
 	}
 	return m, nil
 }
 
-// tensorLoader collects the first error of many Require calls.
+// tensorLoader collects the first error of many Require calls. Weights
+// go into the model's arena, off the Go heap.
 type tensorLoader struct {
-	ck  *checkpoint.Checkpoint
-	err error
+	ck    *checkpoint.Checkpoint
+	arena *weightArena
+	err   error
 }
 
 func (l *tensorLoader) get(name string, shape ...int) []float32 {
+	if l.err != nil {
+		return nil
+	}
+	info, ok := l.ck.Info(name)
+	if ok && !slices.Equal(info.Shape, shape) {
+		l.err = fmt.Errorf("tensor %s in %s has shape %v, want %v for this config.json", name, info.File, info.Shape, shape)
+		return nil
+	}
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	dst := l.arena.floats(n)
+	if err := l.ck.Float32Into(name, dst); err != nil {
+		l.err = err
+		return nil
+	}
+	return dst
+}
+
+// temp reads a tensor onto the Go heap, for weights that are rearranged
+// before use.
+func (l *tensorLoader) temp(name string, shape ...int) []float32 {
 	if l.err != nil {
 		return nil
 	}
@@ -63,7 +90,7 @@ func (l *tensorLoader) norm(prefix string, d int) layerNorm {
 func (m *Model) loadNeoX(ck *checkpoint.Checkpoint) error {
 	c := m.cfg
 	D, V, I := c.HiddenSize, c.VocabSize, c.IntermediateSize
-	l := &tensorLoader{ck: ck}
+	l := &tensorLoader{ck: ck, arena: m.arena}
 	m.embed = l.get("gpt_neox.embed_in.weight", V, D)
 	m.blocks = make([]block, c.NumLayers)
 	for i := range m.blocks {
@@ -89,19 +116,19 @@ func (m *Model) loadNeoX(ck *checkpoint.Checkpoint) error {
 func (m *Model) loadNeo(ck *checkpoint.Checkpoint) error {
 	c := m.cfg
 	D, V, I := c.HiddenSize, c.VocabSize, c.IntermediateSize
-	l := &tensorLoader{ck: ck}
+	l := &tensorLoader{ck: ck, arena: m.arena}
 	m.embed = l.get("transformer.wte.weight", V, D)
 	m.posEmb = l.get("transformer.wpe.weight", c.MaxPositions, D)
 	m.blocks = make([]block, c.NumLayers)
 	for i := range m.blocks {
 		p := fmt.Sprintf("transformer.h.%d.", i)
-		q := l.get(p+"attn.attention.q_proj.weight", D, D)
-		k := l.get(p+"attn.attention.k_proj.weight", D, D)
-		v := l.get(p+"attn.attention.v_proj.weight", D, D)
+		q := l.temp(p+"attn.attention.q_proj.weight", D, D)
+		k := l.temp(p+"attn.attention.k_proj.weight", D, D)
+		v := l.temp(p+"attn.attention.v_proj.weight", D, D)
 		m.blocks[i] = block{
 			ln1:   l.norm(p+"ln_1", D),
 			ln2:   l.norm(p+"ln_2", D),
-			qkv:   linear{in: D, out: 3 * D, w: interleaveQKV(q, k, v, c.NumHeads, D)},
+			qkv:   linear{in: D, out: 3 * D, w: interleaveQKV(l.arena, q, k, v, c.NumHeads, D)},
 			dense: l.linear(p+"attn.attention.out_proj", D, D, true),
 			fc1:   l.linear(p+"mlp.c_fc", I, D, true),
 			fc2:   l.linear(p+"mlp.c_proj", D, I, true),
@@ -115,12 +142,12 @@ func (m *Model) loadNeo(ck *checkpoint.Checkpoint) error {
 
 // interleaveQKV stacks separate [D, D] q, k, v projections into one
 // [3D, D] matrix whose rows go head by head as (q, k, v) blocks.
-func interleaveQKV(q, k, v []float32, heads, D int) []float32 {
+func interleaveQKV(arena *weightArena, q, k, v []float32, heads, D int) []float32 {
 	if q == nil || k == nil || v == nil {
 		return nil
 	}
 	hd := D / heads
-	out := make([]float32, 3*D*D)
+	out := arena.floats(3 * D * D)
 	for h := 0; h < heads; h++ {
 		for j, src := range [][]float32{q, k, v} {
 			dst := out[(h*3+j)*hd*D : (h*3+j+1)*hd*D]

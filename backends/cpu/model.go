@@ -82,8 +82,9 @@ type Model struct {
 	// matrix products and attention over its own goroutines.
 	goThreads bool
 
-	embed   []float32 // [V, D]
-	posEmb  []float32 // GPT-Neo learned positions [P, D]; nil for NeoX
+	arena   *weightArena // holds the weights below, off the Go heap
+	embed   []float32    // [V, D]
+	posEmb  []float32    // GPT-Neo learned positions [P, D]; nil for NeoX
 	blocks  []block
 	lnF     layerNorm
 	unembed []float32 // [V, D]; aliases embed when tied
@@ -106,8 +107,12 @@ func (m *Model) Threads() int { return m.threads }
 func (m *Model) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
 	m.closed = true
 	m.embed, m.posEmb, m.blocks, m.unembed, m.cos, m.sin = nil, nil, nil, nil, nil, nil
+	m.arena.free()
 	return nil
 }
 
@@ -133,7 +138,10 @@ func newModel(cfg modelconfig.Config, opts Options) (*Model, error) {
 	default:
 		return nil, fmt.Errorf("model_type %q is not supported by the cpu engine (it runs %s and %s)", cfg.ModelType, modelconfig.GPTNeoX, modelconfig.GPTNeo)
 	}
-	m := &Model{cfg: cfg, maxTok: opts.MaxBatchTokens}
+	m := &Model{cfg: cfg, maxTok: opts.MaxBatchTokens, arena: &weightArena{}}
+	// A model dropped without Close gives its weights back when collected
+	// (every method holds m until it returns, so none is still reading).
+	runtime.AddCleanup(m, func(a *weightArena) { a.free() }, m.arena)
 	switch cfg.Activation {
 	case modelconfig.ActGELU:
 		m.act = actGELU

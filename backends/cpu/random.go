@@ -17,14 +17,14 @@ func NewRandom(cfg modelconfig.Config, seed uint64, opts Options) (*Model, error
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x6d656d73636f7065))
 	normal := func(n int, std float64) []float32 {
-		out := make([]float32, n)
+		out := m.arena.floats(n)
 		for i := range out {
 			out[i] = float32(rng.NormFloat64() * std)
 		}
 		return out
 	}
 	ones := func(n int) []float32 {
-		out := make([]float32, n)
+		out := m.arena.floats(n)
 		for i := range out {
 			out[i] = 1
 		}
@@ -38,7 +38,7 @@ func NewRandom(cfg modelconfig.Config, seed uint64, opts Options) (*Model, error
 		}
 		return l
 	}
-	norm := func() layerNorm { return layerNorm{w: ones(D), b: make([]float32, D)} }
+	norm := func() layerNorm { return layerNorm{w: ones(D), b: m.arena.floats(D)} }
 	m.embed = normal(V*D, 0.02)
 	if cfg.ModelType == modelconfig.GPTNeo {
 		m.posEmb = normal(cfg.MaxPositions*D, 0.02)
