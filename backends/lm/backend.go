@@ -184,7 +184,7 @@ func (b *Backend) Loglikelihood(ctx context.Context, iv intervention.Interventio
 		out[i].ContextTokens = len(p.context)
 		out[i].ContinuationTokens = len(p.continuation)
 	}
-	scores, err := b.scoreAll(ctx, iv, seqs, identityOwners(len(seqs)), len(reqs), progress)
+	scores, err := b.scoreAll(ctx, iv, seqs, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +214,7 @@ func (b *Backend) LoglikelihoodRolling(ctx context.Context, iv intervention.Inte
 			owners = append(owners, i)
 		}
 	}
-	scores, err := b.scoreAll(ctx, iv, seqs, owners, len(reqs), progress)
+	scores, err := b.scoreAll(ctx, iv, seqs, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -327,19 +327,10 @@ func (b *Backend) checkIDs(ids []int32, what string) error {
 
 // scoreAll scores sequences in batches of similar length, longest first
 // (as lm-eval does: the first batch shows whether memory suffices, and the
-// ETA is pessimistic). owners maps each sequence to its request; progress
-// counts requests whose sequences are all done.
-func (b *Backend) scoreAll(ctx context.Context, iv intervention.Intervention, seqs []engine.Sequence, owners []int, nReqs int, progress plugins.Progress) ([]engine.TokenScores, error) {
-	remaining := make([]int, nReqs)
-	for _, o := range owners {
-		remaining[o]++
-	}
+// ETA is pessimistic). progress counts sequences, not requests: a long text is one rolling request of
+// many windows (a book: minutes of them), and its progress should move.
+func (b *Backend) scoreAll(ctx context.Context, iv intervention.Intervention, seqs []engine.Sequence, progress plugins.Progress) ([]engine.TokenScores, error) {
 	done := 0
-	for _, r := range remaining {
-		if r == 0 {
-			done++ // nothing to score (e.g. empty text)
-		}
-	}
 	order := make([]int, len(seqs))
 	for i := range order {
 		order[i] = i
@@ -361,26 +352,15 @@ func (b *Backend) scoreAll(ctx context.Context, iv intervention.Intervention, se
 			return nil, err
 		}
 		for k, s := range scores {
-			i := order[start+k]
-			out[i] = s
-			if remaining[owners[i]]--; remaining[owners[i]] == 0 {
-				done++
-			}
+			out[order[start+k]] = s
 		}
+		done += len(scores)
 		if progress != nil {
-			progress(done, nReqs)
+			progress(done, len(seqs))
 		}
 		start = end
 	}
 	return out, nil
-}
-
-func identityOwners(n int) []int {
-	o := make([]int, n)
-	for i := range o {
-		o[i] = i
-	}
-	return o
 }
 
 func sum64(xs []float32) float64 {

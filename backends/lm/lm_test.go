@@ -271,3 +271,17 @@ func TestLoglikelihoodFeedsLMEvalTokens(t *testing.T) {
 	assert.Equal(t, 1, res[1].ContextTokens)
 	assert.Equal(t, 3, res[1].ContinuationTokens)
 }
+
+// One long text is one rolling request of many windows: progress moves
+// window by window (batch by batch), not only when the text is done.
+func TestRollingProgressCountsWindows(t *testing.T) {
+	b, eng := newTestBackend(t, 8, 1, true)
+	text := strings.Repeat("xyz ", 10) // 40 ids: 5 windows of 8
+	type report struct{ done, total int }
+	var got []report
+	_, err := b.LoglikelihoodRolling(context.Background(), intervention.Baseline(),
+		[]plugins.RollingRequest{{Text: text}}, func(done, total int) { got = append(got, report{done, total}) })
+	require.NoError(t, err)
+	require.Len(t, eng.batches, 5)
+	assert.Equal(t, []report{{1, 5}, {2, 5}, {3, 5}, {4, 5}, {5, 5}}, got)
+}

@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -207,6 +208,11 @@ func (d *Display) Resumed(label, summary string) {
 	d.Printf("[%s] %s: %s (resumed)", n, label, summary)
 }
 
+// unitsPerRequest: a cell's bar counts thousandths of a request, so a
+// cell of a few long requests moves while they run (one book scored by
+// heldout_perplexity is one request of minutes of rolling windows).
+const unitsPerRequest = 1000
+
 // Cell is the bar of one cell being computed.
 type Cell struct {
 	d         *Display
@@ -215,43 +221,53 @@ type Cell struct {
 	start     time.Time
 	mu        sync.Mutex
 	last      time.Time
-	current   int
+	current   float64 // requests answered, fractions of running ones included
 	total     int
 	cached    int       // answered from the cache at the start
 	lastPrint time.Time // last progress line (Lines mode)
+	// currentA is current for the bar's decorators, which run on mpb's
+	// goroutine and must not take mu (a bar update under mu waits on it).
+	currentA atomic.Uint64
 }
 
 // StartCell shows a bar for a cell of total requests, of which cached are
 // already answered from the cache.
 func (d *Display) StartCell(label string, total, cached int) *Cell {
 	now := time.Now()
-	c := &Cell{d: d, label: label, start: now, last: now, total: total, current: cached, cached: cached, lastPrint: now}
+	c := &Cell{d: d, label: label, start: now, last: now, total: total, current: float64(cached), cached: cached, lastPrint: now}
+	c.currentA.Store(math.Float64bits(c.current))
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.p == nil || d.closed {
 		return c
 	}
-	c.bar = d.p.AddBar(int64(max(total, 1)),
+	c.bar = d.p.AddBar(int64(max(total, 1))*unitsPerRequest,
 		mpb.BarRemoveOnComplete(),
 		mpb.PrependDecorators(
 			decor.Name(label, decor.WCSyncSpaceR),
-			decor.CountersNoUnit("%d/%d req", decor.WCSyncWidth),
+			decor.Any(func(s decor.Statistics) string {
+				return c.countText(float64(s.Current)/unitsPerRequest) + " req"
+			}, decor.WCSyncWidth),
 		),
 		mpb.AppendDecorators(
-			decor.EwmaSpeed(nil, "%.1f req/s", 30, decor.WCSyncWidth),
+			decor.Any(func(decor.Statistics) string { return c.rateText(time.Now()) }, decor.WCSyncWidth),
 			decor.Name("  ETA "),
 			decor.EwmaETA(decor.ET_STYLE_GO, 30, decor.WCSyncWidth),
 		),
 	)
 	if cached > 0 {
-		c.bar.SetCurrent(int64(cached))
+		c.bar.SetCurrent(int64(cached) * unitsPerRequest)
 	}
 	return c
 }
 
 // Progress sets how many of the cell's requests are answered; it may be
 // called from any goroutine.
-func (c *Cell) Progress(done int) {
+func (c *Cell) Progress(done int) { c.ProgressFraction(float64(done)) }
+
+// ProgressFraction is Progress counting the finished part of requests
+// still running (2.5: two answered and half of the third).
+func (c *Cell) ProgressFraction(done float64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if done <= c.current {
@@ -260,9 +276,11 @@ func (c *Cell) Progress(done int) {
 	now := time.Now()
 	dur := now.Sub(c.last)
 	c.last, c.current = now, done
+	c.currentA.Store(math.Float64bits(done))
 	if c.bar != nil {
 		// The bar completes only in Done, after scoring.
-		c.bar.EwmaSetCurrent(int64(min(done, max(c.total, 1)-1)), dur)
+		units := min(int64(done*unitsPerRequest), int64(max(c.total, 1))*unitsPerRequest-1)
+		c.bar.EwmaSetCurrent(units, dur)
 		return
 	}
 	if every := c.d.LineEvery; every > 0 && now.Sub(c.lastPrint) >= every {
@@ -271,15 +289,41 @@ func (c *Cell) Progress(done int) {
 	}
 }
 
+// countText is "1200/5153", with a tenth of a request where a cell has few
+// ("0.4/1").
+func (c *Cell) countText(done float64) string {
+	if c.total <= 20 {
+		return fmt.Sprintf("%.1f/%d", math.Floor(done*10)/10, c.total)
+	}
+	return fmt.Sprintf("%d/%d", int(done), c.total)
+}
+
+// rateText is the mean rate of computed requests so far ("4.1 req/s"),
+// for the bar.
+func (c *Cell) rateText(now time.Time) string {
+	rate := 0.0
+	if elapsed := now.Sub(c.start).Seconds(); elapsed > 0 {
+		rate = (math.Float64frombits(c.currentA.Load()) - float64(c.cached)) / elapsed
+	}
+	if rate < 1 {
+		return fmt.Sprintf("%.2f req/s", rate)
+	}
+	return fmt.Sprintf("%.1f req/s", rate)
+}
+
 // rateLine is "1200/5153 requests (23%), 4.1 req/s, ETA 16m0s".
 func (c *Cell) rateLine(now time.Time) string {
-	line := fmt.Sprintf("%d/%d requests (%d%%)", c.current, c.total, 100*c.current/max(c.total, 1))
-	computed := c.current - c.cached
+	line := fmt.Sprintf("%s requests (%d%%)", c.countText(c.current), int(100*c.current/float64(max(c.total, 1))))
+	computed := c.current - float64(c.cached)
 	elapsed := now.Sub(c.start).Seconds()
 	if computed > 0 && elapsed > 0 {
-		rate := float64(computed) / elapsed
-		eta := time.Duration(float64(c.total-c.current) / rate * float64(time.Second)).Round(time.Second)
-		line += fmt.Sprintf(", %.1f req/s, ETA %s", rate, eta)
+		rate := computed / elapsed
+		eta := time.Duration((float64(c.total) - c.current) / rate * float64(time.Second)).Round(time.Second)
+		if rate < 1 {
+			line += fmt.Sprintf(", %.2f req/s, ETA %s", rate, eta)
+		} else {
+			line += fmt.Sprintf(", %.1f req/s, ETA %s", rate, eta)
+		}
 	}
 	return line
 }

@@ -125,3 +125,33 @@ func TestCancelStopsBars(t *testing.T) {
 	c.Fail()
 	d.Close() // must not hang
 }
+
+// A cell of one long request (a book scored in rolling windows) shows how
+// far into it the backend is, not 0/1 until it ends.
+func TestProgressWithinLongRequests(t *testing.T) {
+	var buf syncBuffer
+	d := New(context.Background(), &buf, Lines)
+	d.LineEvery = time.Millisecond
+	d.AddCells(1)
+	c := d.StartCell("none · heldout_perplexity", 1, 0)
+	time.Sleep(2 * time.Millisecond)
+	c.ProgressFraction(0.25)
+	time.Sleep(2 * time.Millisecond)
+	c.ProgressFraction(0.5)
+	c.Done("nll_per_token=3.2")
+	d.Close()
+	lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
+	require.Len(t, lines, 3)
+	assert.Regexp(t, `^      none · heldout_perplexity: 0\.2/1 requests \(25%\), [0-9.]+ req/s, ETA [0-9a-z.]+$`, lines[0])
+	assert.Regexp(t, `^      none · heldout_perplexity: 0\.5/1 requests \(50%\), `, lines[1])
+
+	buf = syncBuffer{}
+	d = New(context.Background(), &buf, Bars)
+	d.AddCells(1)
+	c = d.StartCell("none · heldout_perplexity", 1, 0)
+	c.ProgressFraction(0.5)
+	time.Sleep(400 * time.Millisecond) // a few frames
+	c.Done("nll_per_token=3.2")
+	d.Close()
+	assert.Regexp(t, `none · heldout_perplexity +0\.5/1`, buf.String(), "the bar shows half of the request done")
+}

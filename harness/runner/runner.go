@@ -616,9 +616,9 @@ func (r *run) computeCell(ctx context.Context, mr *modelRun, c plan.Cell, t *pre
 			continue
 		}
 		base := answered
-		progressFn := func(done, _ int) {
+		progressFn := func(done float64) {
 			if bar != nil {
-				bar.Progress(base + done)
+				bar.ProgressFraction(float64(base) + done)
 			}
 		}
 		if err := r.callBackend(ctx, mr, c.Intervention, t.reqs, miss, resps, progressFn); err != nil {
@@ -698,8 +698,11 @@ func chunks(reqs []plugins.Request, size int) []span {
 }
 
 // callBackend answers reqs[idx] into resps, one backend call per request
-// kind (in a chunk they are normally all of one kind).
-func (r *run) callBackend(ctx context.Context, mr *modelRun, iv intervention.Intervention, reqs []plugins.Request, idx []int, resps []plugins.Response, progress plugins.Progress) error {
+// kind (in a chunk they are normally all of one kind). progress gets the
+// number of requests answered, with the finished part of running ones: a
+// backend counts its progress in its own items (the lm backends count
+// rolling windows, so one long text moves), so done/total is what it says.
+func (r *run) callBackend(ctx context.Context, mr *modelRun, iv intervention.Intervention, reqs []plugins.Request, idx []int, resps []plugins.Response, progress func(requests float64)) error {
 	var ll, ro, ge []int
 	for _, i := range idx {
 		switch {
@@ -717,7 +720,11 @@ func (r *run) callBackend(ctx context.Context, mr *modelRun, iv intervention.Int
 	sub := func(n int) plugins.Progress {
 		base := offset
 		offset += n
-		return func(done, total int) { progress(base+done, total) }
+		return func(done, total int) {
+			if total > 0 {
+				progress(float64(base) + float64(n)*float64(min(done, total))/float64(total))
+			}
+		}
 	}
 	if len(ll) > 0 {
 		in := make([]plugins.LoglikelihoodRequest, len(ll))

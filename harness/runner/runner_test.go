@@ -7,7 +7,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -657,4 +659,58 @@ func TestCellCountsSayWhenMoreModelsCome(t *testing.T) {
 	// The second model's cells are known once it is loaded: until then
 	// the total is open; the last model's lines say the real total.
 	assert.Equal(t, []string{"[1/3+]", "[2/3+]", "[3/3+]", "[4/7]", "[5/7]", "[6/7]", "[7/7]"}, counts)
+}
+
+// fineProgress reports progress in finer items than requests, as the lm
+// backends do for rolling windows: several items per request.
+type fineProgress struct {
+	killable
+	perRequest int
+}
+
+func (f fineProgress) Loglikelihood(ctx context.Context, iv intervention.Intervention, r []plugins.LoglikelihoodRequest, p plugins.Progress) ([]plugins.LoglikelihoodResult, error) {
+	k := f.perRequest
+	return f.killable.Loglikelihood(ctx, iv, r, func(done, total int) {
+		p(k*done-k/2, k*total) // halfway through request done
+		p(k*done, k*total)
+	})
+}
+
+// A backend's progress counts its own items: the cell shows done/total of
+// its requests, never more requests than the cell has.
+func TestProgressInBackendItems(t *testing.T) {
+	e := newEnv(t, 2)
+	cfg := e.config(t.TempDir(), "none")
+	cfg.Tasks = cfg.Tasks[:1] // fakemc: loglikelihood requests
+	deps := e.deps(nil)
+	start := deps.StartBackend
+	deps.StartBackend = func(name string) (plugins.Backend, Proc, error) {
+		b, p, err := start(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		return fineProgress{b.(killable), 4}, p, nil
+	}
+	var buf strings.Builder
+	d := progress.New(context.Background(), &buf, progress.Lines)
+	d.LineEvery = time.Nanosecond
+	deps.Display = d
+	_, err := Run(context.Background(), cfg, deps)
+	require.NoError(t, err)
+	d.Close()
+	re := regexp.MustCompile(`: ([0-9.]+)/([0-9]+) requests \(([0-9]+)%\)`)
+	seen := 0
+	for _, line := range strings.Split(buf.String(), "\n") {
+		m := re.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		seen++
+		done, _ := strconv.ParseFloat(m[1], 64)
+		total, _ := strconv.Atoi(m[2])
+		pct, _ := strconv.Atoi(m[3])
+		assert.LessOrEqual(t, done, float64(total), line)
+		assert.LessOrEqual(t, pct, 100, line)
+	}
+	assert.Positive(t, seen, "progress lines: %s", buf.String())
 }
