@@ -6,9 +6,12 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/memscope/memscope/internal/atomicfile"
@@ -34,16 +37,24 @@ type savedCell struct {
 const savedMagic = "memscope-cell-v1\n"
 
 type resumeStore struct {
-	dir     string
-	created []string // folders openResume made, innermost last
+	dir      string
+	created  []string // folders openResume made, innermost last
+	lockPath string
+	lock     *os.File // holds OUT's run lock until release
 }
 
+// lockName is the file in StateDir that one run at a time holds locked.
+const lockName = "lock"
+
 // openResume makes the state folder up front, so an unwritable --out fails
-// before any work.
+// before any work, and takes the folder's run lock: two runs writing the
+// same --out would replace each other's tables, and the one that finished
+// first would have printed a leaderboard the folder no longer holds.
 func openResume(outDir string) (*resumeStore, error) {
-	dir := filepath.Join(outDir, StateDir, "cells")
+	state := filepath.Join(outDir, StateDir)
+	dir := filepath.Join(state, "cells")
 	var created []string
-	for _, d := range []string{outDir, filepath.Join(outDir, StateDir), dir} {
+	for _, d := range []string{outDir, state, dir} {
 		if _, err := os.Stat(d); errors.Is(err, fs.ErrNotExist) {
 			created = append(created, d)
 		}
@@ -51,7 +62,47 @@ func openResume(outDir string) (*resumeStore, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("results folder %s: %w (choose another --out)", outDir, err)
 	}
-	return &resumeStore{dir: dir, created: created}, nil
+	s := &resumeStore{dir: dir, created: created, lockPath: filepath.Join(state, lockName)}
+	if err := s.takeLock(outDir); err != nil {
+		s.removeIfEmpty()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *resumeStore) takeLock(outDir string) error {
+	f, err := os.OpenFile(s.lockPath, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("results folder %s: %w (choose another --out)", outDir, err)
+	}
+	ok, err := lockFile(f)
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("results folder %s: lock %s: %w", outDir, s.lockPath, err)
+	}
+	if !ok {
+		holder, _ := io.ReadAll(io.LimitReader(f, 64))
+		f.Close()
+		who := "another memscope run"
+		if pid := strings.TrimSpace(string(holder)); pid != "" {
+			who += " (process " + pid + ")"
+		}
+		return fmt.Errorf("%s is writing results into %s; wait for it to finish, or give this run another --out", who, outDir)
+	}
+	// Say who holds it, for the message above (the lock itself is what counts).
+	if f.Truncate(0) == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	s.lock = f
+	return nil
+}
+
+// release lets another run use the folder.
+func (s *resumeStore) release() {
+	if s.lock != nil {
+		s.lock.Close() // closing drops the lock
+		s.lock = nil
+	}
 }
 
 // removeIfEmpty takes back the folders openResume made while they are
@@ -59,6 +110,11 @@ func openResume(outDir string) (*resumeStore, error) {
 // a task option, a model that does not load) leaves no results folder
 // behind.
 func (s *resumeStore) removeIfEmpty() {
+	if len(s.created) > 0 && s.created[0] != s.dir {
+		// The run made the state folder: its lock file goes with it.
+		s.release()
+		os.Remove(s.lockPath)
+	}
 	for i := len(s.created) - 1; i >= 0; i-- {
 		if os.Remove(s.created[i]) != nil { // not empty (or gone): keep the rest
 			return

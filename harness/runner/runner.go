@@ -206,6 +206,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Summary, error) {
 	if r.resume, err = openResume(cfg.OutDir); err != nil {
 		return nil, err
 	}
+	defer r.resume.release()
 	done := false
 	defer func() {
 		if !done {

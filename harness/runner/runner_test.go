@@ -714,3 +714,33 @@ func TestProgressInBackendItems(t *testing.T) {
 	}
 	assert.Positive(t, seen, "progress lines: %s", buf.String())
 }
+
+// Two runs into one --out would replace each other's tables: the second
+// is refused while the first holds the folder, and may go once it ended.
+func TestOneRunAtATimePerOutDir(t *testing.T) {
+	e := newEnv(t, 2)
+	out := t.TempDir()
+	cfg := e.config(out, "attn-sc:0")
+	first, err := openResume(out) // as a run in progress holds it
+	require.NoError(t, err)
+	_, err = Run(context.Background(), cfg, e.deps(nil))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("another memscope run (process %d) is writing results into %s", os.Getpid(), out))
+	assert.Zero(t, e.served(), "the refused run computed nothing")
+	first.release()
+	_, err = Run(context.Background(), cfg, e.deps(nil))
+	require.NoError(t, err)
+	_, err = Run(context.Background(), cfg, e.deps(nil)) // released at the end
+	require.NoError(t, err)
+}
+
+// A refused run that made no folder leaves none; the lock of a failed
+// first run goes with the state folder it made.
+func TestLockLeavesNoFolderBehind(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "new")
+	s, err := openResume(out)
+	require.NoError(t, err)
+	s.removeIfEmpty()
+	_, err = os.Stat(out)
+	assert.True(t, os.IsNotExist(err), "the folder the run made is taken back")
+}
