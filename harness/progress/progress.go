@@ -334,7 +334,11 @@ func (c *Cell) Done(summary string) {
 		c.bar.Abort(true)
 	}
 	n := c.d.finishOne()
-	c.d.Printf("[%s] %s: %s (%s)", n, c.label, summary, time.Since(c.start).Round(100*time.Millisecond))
+	took := time.Since(c.start).Round(100 * time.Millisecond).String()
+	if c.total > 0 && c.cached >= c.total {
+		took = "from the cache"
+	}
+	c.d.Printf("[%s] %s: %s (%s)", n, c.label, summary, took)
 }
 
 // Fail removes the bar of a cell that did not finish.

@@ -155,3 +155,17 @@ func TestProgressWithinLongRequests(t *testing.T) {
 	d.Close()
 	assert.Regexp(t, `none · heldout_perplexity +0\.5/1`, buf.String(), "the bar shows half of the request done")
 }
+
+// A cell the response cache answered whole says so, not "(0s)".
+func TestCellFromTheCache(t *testing.T) {
+	var buf syncBuffer
+	d := New(context.Background(), &buf, Lines)
+	d.AddCells(2)
+	d.StartCell("none · piqa", 40, 40).Done("acc=0.5")
+	d.StartCell("attn-sc:0 · piqa", 40, 39).Done("acc=0.4")
+	d.Close()
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	require.Len(t, lines, 2)
+	assert.Equal(t, "[1/2+] none · piqa: acc=0.5 (from the cache)", lines[0])
+	assert.Regexp(t, `^\[2/2\+\] attn-sc:0 · piqa: acc=0.4 \([0-9.]+m?s\)$`, lines[1])
+}

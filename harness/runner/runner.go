@@ -98,7 +98,10 @@ type Summary struct {
 	Cells    int             // cells in the tables
 	Computed int
 	Resumed  int
-	Models   []ModelSummary
+	// Cached counts the computed cells whose every answer came from the
+	// response cache (the backend computed nothing for them).
+	Cached int
+	Models []ModelSummary
 }
 
 // ModelSummary describes one model of the run.
@@ -519,11 +522,11 @@ func (r *run) runCell(ctx context.Context, mr *modelRun, c plan.Cell, t *prepare
 	if err != nil {
 		r.log.Warn("ignoring a damaged finished cell; computing it again", "error", err)
 	}
-	resumed := found
+	resumed, cached := found, false
 	if found {
 		saved, err = r.rescore(ctx, c, t, saved)
 	} else {
-		saved, err = r.computeCell(ctx, mr, c, t, key)
+		saved, cached, err = r.computeCell(ctx, mr, c, t, key)
 	}
 	if err != nil {
 		return err
@@ -542,6 +545,9 @@ func (r *run) runCell(ctx context.Context, mr *modelRun, c plan.Cell, t *prepare
 		}
 	} else {
 		r.summary.Computed++
+		if cached {
+			r.summary.Cached++
+		}
 	}
 	if r.deps.AfterCell != nil {
 		r.deps.AfterCell(CellEvent{Cell: c, Resumed: resumed, Backend: mr.proc})
@@ -563,11 +569,12 @@ func (r *run) resultCell(mr *modelRun, c plan.Cell, t *preparedTask) results.Cel
 }
 
 // computeCell answers the cell's requests (cache first, then the backend
-// chunk by chunk), scores them and saves the finished cell.
-func (r *run) computeCell(ctx context.Context, mr *modelRun, c plan.Cell, t *preparedTask, key string) (*savedCell, error) {
+// chunk by chunk), scores them and saves the finished cell. The bool says
+// that the cache answered every request.
+func (r *run) computeCell(ctx context.Context, mr *modelRun, c plan.Cell, t *preparedTask, key string) (*savedCell, bool, error) {
 	start := time.Now()
-	fail := func(plugin string, err error) (*savedCell, error) {
-		return nil, &CellError{Cell: c, Plugin: plugin, Err: err}
+	fail := func(plugin string, err error) (*savedCell, bool, error) {
+		return nil, false, &CellError{Cell: c, Plugin: plugin, Err: err}
 	}
 	n := len(t.reqs)
 	resps := make([]plugins.Response, n)
@@ -659,7 +666,7 @@ func (r *run) computeCell(ctx context.Context, mr *modelRun, c plan.Cell, t *pre
 	if bar != nil {
 		bar.Done(metricSummary(saved.Scores))
 	}
-	return saved, nil
+	return saved, cached == n, nil
 }
 
 // rescore scores a finished cell's saved answers again. The answers are

@@ -291,6 +291,7 @@ func TestCacheAnswersARepeatedRun(t *testing.T) {
 	sum, err := Run(context.Background(), e.config(second, "attn-sc:each"), e.deps(c))
 	require.NoError(t, err)
 	assert.Equal(t, 6, sum.Computed)
+	assert.Equal(t, 6, sum.Cached, "every cell came from the cache")
 	assert.Equal(t, computed, e.served(), "the backend was asked again")
 	m1, d1, r1 := tables(t, first)
 	m2, d2, r2 := tables(t, second)
@@ -300,9 +301,10 @@ func TestCacheAnswersARepeatedRun(t *testing.T) {
 
 	// A new intervention or dtype misses the cache.
 	cfg := e.config(t.TempDir(), "attn-zero:1")
-	_, err = Run(context.Background(), cfg, e.deps(c))
+	sum, err = Run(context.Background(), cfg, e.deps(c))
 	require.NoError(t, err)
 	assert.Equal(t, computed+(36+10), e.served(), "only attn-zero:1 is new")
+	assert.Equal(t, 2, sum.Cached, "the baseline's two cells came from the cache")
 	cfg = e.config(t.TempDir())
 	cfg.DType = "float16"
 	_, err = Run(context.Background(), cfg, e.deps(c))

@@ -396,7 +396,11 @@ func runRun(cmd *cobra.Command, o *runFlags) error {
 		}
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "%d cells (%d computed, %d resumed) in %s → %s\n", sum.Cells, sum.Computed, sum.Resumed,
+	cached := ""
+	if sum.Cached > 0 {
+		cached = fmt.Sprintf("; %d answered by the response cache", sum.Cached)
+	}
+	fmt.Fprintf(os.Stderr, "%d cells (%d computed, %d resumed%s) in %s → %s\n", sum.Cells, sum.Computed, sum.Resumed, cached,
 		time.Since(started).Round(100*time.Millisecond), o.out)
 	return runReport(os.Stdout, o.out, p.specs, p.ability, log)
 }

@@ -144,6 +144,24 @@ func TestCLIRunWithFakePlugins(t *testing.T) {
 	assert.Equal(t, before, tableRows(t, out))
 }
 
+// A run into a new --out that the response cache answers whole says so.
+func TestCLISaysWhatTheCacheAnswered(t *testing.T) {
+	model := fakeModel(t, 3)
+	cacheDir := filepath.Join(t.TempDir(), "cache")
+	args := func(out string) []string {
+		return []string{"run", "--backend", "fake", "--model", model, "--tasks", "fakemc", "--interventions", "attn-sc:each",
+			"--out", out, "--cache-dir", cacheDir, "--progress", "lines"}
+	}
+	r := memscope(t, nil, args(filepath.Join(t.TempDir(), "a"))...)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "4 cells (4 computed, 0 resumed) in ")
+	r = memscope(t, nil, args(filepath.Join(t.TempDir(), "b"))...)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "4 cells (4 computed, 0 resumed; 4 answered by the response cache) in ")
+	assert.Contains(t, r.stderr, "[4/4] attn-sc:2 · fakemc: acc=")
+	assert.Regexp(t, `\[4/4\] attn-sc:2 · fakemc: .* \(from the cache\)`, r.stderr)
+}
+
 func TestCLICrashedPluginThenResume(t *testing.T) {
 	model := fakeModel(t, 3)
 	args := func(out string) []string {
