@@ -43,7 +43,7 @@ type Backend interface {
 // Capabilities describes a backend and, once loaded, its model.
 type Capabilities struct {
 	Name              string              // "cpu"
-	Version           string              // the backend's own version
+	Version           string              // what it computes: cached answers are keyed on it, so change it when numbers may change, not per build
 	Architectures     []string            // HF architectures: "GPTNeoXForCausalLM", "GPTNeoForCausalLM"
 	DTypes            []string            // compute dtypes it accepts in Load: "float32"
 	InterventionKinds []intervention.Kind // kinds it can apply

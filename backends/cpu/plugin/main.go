@@ -14,14 +14,11 @@ import (
 	"github.com/memscope/memscope/plugins"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 func main() {
 	log := plugins.PluginLogger("cpu")
 	plugins.ServeBackend(lm.New(lm.Config{
 		Name:          "cpu",
-		Version:       version,
+		Version:       cpu.Version(), // stable across builds: cached answers stay valid
 		Architectures: []string{"GPTNeoXForCausalLM", "GPTNeoForCausalLM"},
 		DTypes:        []string{"float32"},
 		LoadEngine: func(_ context.Context, req plugins.LoadRequest) (engine.Engine, error) {
