@@ -229,7 +229,20 @@ func (lb *Leaderboard) renderDoc(w io.Writer, md bool) error {
 		"best block: removes the most memorization while losing at most " + pct + " ability; Pareto-optimal: no other block removes more memorization at less ability loss.",
 		"Arrows point the better way: less memorization for memorization metrics, better scores for ability metrics.",
 	}
-	if md {
+	hasMemorization := false
+	for _, m := range lb.Models {
+		hasMemorization = hasMemorization || len(m.Memorization) > 0
+	}
+	if !hasMemorization {
+		// The summary ranks blocks by the memorization they remove: with no
+		// memorization task it would be a table of dashes.
+		if md {
+			fmt.Fprintf(&b, "# %s\n\n", title)
+		} else {
+			b.WriteString(title + "\n\n")
+		}
+		fmt.Fprintf(&b, "%sNo memorization task in these runs, so no block ranking; add --tasks memorization (or your own memorization task) to rank blocks.\n", indentFor(md))
+	} else if md {
 		fmt.Fprintf(&b, "# %s\n\n", title)
 		if err := lb.summaryTable().writeMarkdown(&b); err != nil {
 			return err
@@ -271,7 +284,7 @@ func (lb *Leaderboard) renderDoc(w io.Writer, md bool) error {
 			{"Ability: each task's main metric (Δ = relative change vs baseline)", m.abilityTable()},
 		}
 		for k, tb := range tables {
-			if (k == 0 && len(m.Memorization) == 0 && len(m.Ability) == 0) || (k == 1 && len(m.Ability) == 0) {
+			if (k == 0 && len(m.Memorization) == 0) || (k == 1 && len(m.Ability) == 0) {
 				continue
 			}
 			if md {

@@ -226,3 +226,23 @@ func TestLeaderboardCoreMemorizationAndKindDetection(t *testing.T) {
 	require.NoError(t, err, "figures work for attn-zero sweeps too")
 	assert.NotEmpty(t, paths)
 }
+
+// A run without a memorization task says why there is no block ranking
+// instead of printing tables of dashes.
+func TestLeaderboardWithoutMemorization(t *testing.T) {
+	run := &results.Run{Dir: "x"}
+	for _, c := range resultstest.Cells(resultstest.DefaultModels[:1], resultstest.DefaultTasks[1:]) {
+		run.Metrics = append(run.Metrics, c.Metrics...)
+	}
+	run.Info.RunID = "r"
+	lb, err := results.BuildLeaderboard([]*results.Run{run}, results.LeaderboardOptions{})
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	require.NoError(t, lb.Render(&buf, "text"))
+	out := buf.String()
+	assert.Contains(t, out, "No memorization task in these runs, so no block ranking")
+	assert.NotContains(t, out, "memorization Δ")
+	assert.NotContains(t, out, "Memorization (memorization task)")
+	assert.Contains(t, out, "Ability: each task's main metric")
+	assert.Contains(t, out, "piqa acc")
+}
