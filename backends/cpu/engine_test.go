@@ -281,7 +281,15 @@ func TestBadRequests(t *testing.T) {
 	assert.ErrorContains(t, err, "same length")
 	_, err = m.Logits(ctx, [][]int32{make([]int32, 129)}, intervention.Baseline())
 	assert.ErrorContains(t, err, "max_position_embeddings")
-	_, err = m.Generate(ctx, [][]int32{make([]int32, 120)}, 10, intervention.Baseline())
+	// Generation feeds back all new tokens but the last: 120 + 9 fits 128
+	// positions, 120 + 10 does not.
+	gen9, err := m.Generate(ctx, [][]int32{long[:120]}, 9, intervention.Baseline())
+	require.NoError(t, err)
+	gen8, err := m.Generate(ctx, [][]int32{long[:120]}, 8, intervention.Baseline())
+	require.NoError(t, err)
+	require.Len(t, gen9[0].IDs, 9)
+	assert.Equal(t, gen8[0].IDs, gen9[0].IDs[:8])
+	_, err = m.Generate(ctx, [][]int32{long[:120]}, 10, intervention.Baseline())
 	assert.ErrorContains(t, err, "max_position_embeddings")
 	_, err = m.Generate(ctx, [][]int32{{}}, 3, intervention.Baseline())
 	assert.ErrorContains(t, err, "empty")

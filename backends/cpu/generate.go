@@ -29,8 +29,9 @@ func (m *Model) Generate(ctx context.Context, prefixes [][]int32, newTokens int,
 		if len(pre) == 0 {
 			return nil, fmt.Errorf("prefix %d is empty; greedy generation needs at least one token", i)
 		}
-		if len(pre)+newTokens > m.cfg.MaxPositions {
-			return nil, fmt.Errorf("prefix %d: %d tokens + %d new is more than the model's %d positions (max_position_embeddings)", i, len(pre), newTokens, m.cfg.MaxPositions)
+		// The last new token is never fed back, so it needs no position.
+		if len(pre)+newTokens-1 > m.cfg.MaxPositions {
+			return nil, fmt.Errorf("prefix %d: %d tokens + %d new need %d positions (the last new token is not fed back), more than the model's %d (max_position_embeddings)", i, len(pre), newTokens, len(pre)+newTokens-1, m.cfg.MaxPositions)
 		}
 		if err := m.checkTokens(i, pre); err != nil {
 			return nil, err

@@ -271,8 +271,9 @@ func (b *Backend) GenerateTokens(ctx context.Context, iv intervention.Interventi
 		if r.NewTokens < 0 {
 			return nil, fmt.Errorf("%s: negative number of new tokens", what)
 		}
-		if n := len(r.Prefix) + r.NewTokens; n > b.info.MaxPositions {
-			return nil, fmt.Errorf("%s: prefix of %d plus %d new tokens exceeds the model's %d positions", what, len(r.Prefix), r.NewTokens, b.info.MaxPositions)
+		// The last new token is never fed back, so it needs no position.
+		if n := len(r.Prefix) + r.NewTokens - 1; n > b.info.MaxPositions {
+			return nil, fmt.Errorf("%s: prefix of %d plus %d new tokens exceeds the model's %d positions (the last new token needs none)", what, len(r.Prefix), r.NewTokens, b.info.MaxPositions)
 		}
 		if err := b.checkIDs(r.Prefix, what); err != nil {
 			return nil, err

@@ -241,6 +241,8 @@ func TestGenerateAndValidation(t *testing.T) {
 	_, err = b.GenerateTokens(ctx, intervention.Baseline(), []plugins.GenerateRequest{{Prefix: []int32{1, 600}, NewTokens: 1}}, nil)
 	assert.ErrorContains(t, err, "token id 600 at position 1 is outside the model's vocabulary")
 	_, err = b.GenerateTokens(ctx, intervention.Baseline(), []plugins.GenerateRequest{{Prefix: []int32{1}, NewTokens: 16}}, nil)
+	assert.NoError(t, err, "the last new token needs no position")
+	_, err = b.GenerateTokens(ctx, intervention.Baseline(), []plugins.GenerateRequest{{Prefix: []int32{1}, NewTokens: 17}}, nil)
 	assert.ErrorContains(t, err, "exceeds the model's 16 positions")
 	_, err = b.GenerateTokens(ctx, intervention.New(intervention.AttnZero, 4), []plugins.GenerateRequest{{Prefix: []int32{1}, NewTokens: 1}}, nil)
 	assert.ErrorContains(t, err, "block 4 does not exist")
