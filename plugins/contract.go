@@ -74,7 +74,8 @@ type ModelInfo struct {
 // LoglikelihoodRequest is lm-eval's (context, continuation) pair. The
 // backend tokenizes: trailing spaces of the context move to the
 // continuation; the continuation's ids are ids(context+continuation) minus
-// the first len(ids(context)); an empty context is conditioned on the
+// the first len(ids(context)); a context that is empty, or whitespace only
+// (empty once its trailing whitespace has moved), is conditioned on the
 // end-of-text token.
 type LoglikelihoodRequest struct {
 	Context      string
