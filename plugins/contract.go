@@ -69,6 +69,9 @@ type ModelInfo struct {
 	EOTTokenID   int32  // end-of-text id, the prefix of an empty context
 	DType        string // compute dtype in use
 	Parameters   int64
+	// TokenizerError says why the backend cannot tokenize text for this
+	// model ("" when it can); token-id requests still work.
+	TokenizerError string
 }
 
 // LoglikelihoodRequest is lm-eval's (context, continuation) pair. The

@@ -218,29 +218,31 @@ func fromLoadRequest(p *pb.LoadRequest) LoadRequest {
 
 func toModelInfo(m ModelInfo) *pb.ModelInfo {
 	return &pb.ModelInfo{
-		Architecture: m.Architecture,
-		ModelType:    m.ModelType,
-		NumLayers:    int64(m.NumLayers),
-		HiddenSize:   int64(m.HiddenSize),
-		VocabSize:    int64(m.VocabSize),
-		MaxPositions: int64(m.MaxPositions),
-		EotTokenId:   m.EOTTokenID,
-		Dtype:        m.DType,
-		Parameters:   m.Parameters,
+		Architecture:   m.Architecture,
+		ModelType:      m.ModelType,
+		NumLayers:      int64(m.NumLayers),
+		HiddenSize:     int64(m.HiddenSize),
+		VocabSize:      int64(m.VocabSize),
+		MaxPositions:   int64(m.MaxPositions),
+		EotTokenId:     m.EOTTokenID,
+		Dtype:          m.DType,
+		Parameters:     m.Parameters,
+		TokenizerError: m.TokenizerError,
 	}
 }
 
 func fromModelInfo(p *pb.ModelInfo) ModelInfo {
 	return ModelInfo{
-		Architecture: p.GetArchitecture(),
-		ModelType:    p.GetModelType(),
-		NumLayers:    int(p.GetNumLayers()),
-		HiddenSize:   int(p.GetHiddenSize()),
-		VocabSize:    int(p.GetVocabSize()),
-		MaxPositions: int(p.GetMaxPositions()),
-		EOTTokenID:   p.GetEotTokenId(),
-		DType:        p.GetDtype(),
-		Parameters:   p.GetParameters(),
+		Architecture:   p.GetArchitecture(),
+		ModelType:      p.GetModelType(),
+		NumLayers:      int(p.GetNumLayers()),
+		HiddenSize:     int(p.GetHiddenSize()),
+		VocabSize:      int(p.GetVocabSize()),
+		MaxPositions:   int(p.GetMaxPositions()),
+		EOTTokenID:     p.GetEotTokenId(),
+		DType:          p.GetDtype(),
+		Parameters:     p.GetParameters(),
+		TokenizerError: p.GetTokenizerError(),
 	}
 }
 

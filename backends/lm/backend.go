@@ -117,6 +117,9 @@ func (b *Backend) Load(ctx context.Context, req plugins.LoadRequest) (plugins.Mo
 	if p, ok := eng.(interface{ Parameters() int64 }); ok {
 		info.Parameters = p.Parameters()
 	}
+	if tokErr != nil {
+		info.TokenizerError = tokErr.Error()
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.eng != nil {

@@ -437,6 +437,15 @@ func (r *run) runModel(ctx context.Context, m plan.Model, last bool) error {
 	}
 	r.log.Info("model loaded", "model", m.Name, "architecture", mr.info.Architecture, "layers", mr.info.NumLayers,
 		"dtype", mr.info.DType, "took", time.Since(start).Round(time.Millisecond))
+	if text := r.textTasks(); mr.info.TokenizerError != "" && len(text) > 0 {
+		// Said now, not at the first such cell after minutes of other work.
+		which := "task " + text[0] + " sends"
+		if len(text) > 1 {
+			which = "tasks " + strings.Join(text, ", ") + " send"
+		}
+		return fail(&InputError{fmt.Errorf("no usable tokenizer (%s), and %s text: put the model's tokenizer.json (or vocab.json + merges.txt) in %s, or leave out what needs it",
+			mr.info.TokenizerError, which, m.Dir)}, "")
+	}
 	ivs, err := plan.Expand(r.cfg.Interventions, mr.info.NumLayers)
 	if err != nil {
 		return fail(&InputError{fmt.Errorf("--interventions: %w", err)}, "")
@@ -462,6 +471,21 @@ func (r *run) runModel(ctx context.Context, m plan.Model, last bool) error {
 		}
 	}
 	return nil
+}
+
+// textTasks names the tasks whose requests hold text for the backend to
+// tokenize.
+func (r *run) textTasks() []string {
+	var names []string
+	for _, t := range r.tasks {
+		for _, q := range t.reqs {
+			if q.Loglikelihood != nil || (q.Rolling != nil && q.Rolling.IDs == nil) {
+				names = append(names, t.cfg.Name)
+				break
+			}
+		}
+	}
+	return names
 }
 
 func checkCapabilities(caps plugins.Capabilities, cfg Config) error {

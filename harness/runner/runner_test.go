@@ -746,3 +746,23 @@ func TestLockLeavesNoFolderBehind(t *testing.T) {
 	_, err = os.Stat(out)
 	assert.True(t, os.IsNotExist(err), "the folder the run made is taken back")
 }
+
+// A model without a tokenizer fails at load when a task sends text, before
+// any cell is computed; tasks that send ids still run.
+func TestModelWithoutTokenizerAndTextTasks(t *testing.T) {
+	e := newEnv(t, 2)
+	e.configure = func(b *fake.Backend) { b.NoTokenizer = "no tokenizer.json" }
+	out := t.TempDir()
+	_, err := Run(context.Background(), e.config(out), e.deps(nil))
+	var ie *InputError
+	require.ErrorAs(t, err, &ie)
+	assert.ErrorContains(t, err, "model model0: no usable tokenizer (no tokenizer.json), and task fakemc sends text")
+	assert.NotContains(t, err.Error(), "fakegen", "fakegen sends token ids")
+	assert.Zero(t, e.served())
+
+	cfg := e.config(t.TempDir())
+	cfg.Tasks = []TaskConfig{{Name: "fakegen"}}
+	sum, err := Run(context.Background(), cfg, e.deps(nil))
+	require.NoError(t, err)
+	assert.Equal(t, 1, sum.Computed)
+}

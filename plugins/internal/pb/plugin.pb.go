@@ -796,18 +796,19 @@ func (x *LoadRequest) GetBatchSize() int64 {
 }
 
 type ModelInfo struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Architecture  string                 `protobuf:"bytes,1,opt,name=architecture,proto3" json:"architecture,omitempty"`
-	ModelType     string                 `protobuf:"bytes,2,opt,name=model_type,json=modelType,proto3" json:"model_type,omitempty"`
-	NumLayers     int64                  `protobuf:"varint,3,opt,name=num_layers,json=numLayers,proto3" json:"num_layers,omitempty"`
-	HiddenSize    int64                  `protobuf:"varint,4,opt,name=hidden_size,json=hiddenSize,proto3" json:"hidden_size,omitempty"`
-	VocabSize     int64                  `protobuf:"varint,5,opt,name=vocab_size,json=vocabSize,proto3" json:"vocab_size,omitempty"`
-	MaxPositions  int64                  `protobuf:"varint,6,opt,name=max_positions,json=maxPositions,proto3" json:"max_positions,omitempty"`
-	EotTokenId    int32                  `protobuf:"varint,7,opt,name=eot_token_id,json=eotTokenId,proto3" json:"eot_token_id,omitempty"`
-	Dtype         string                 `protobuf:"bytes,8,opt,name=dtype,proto3" json:"dtype,omitempty"`
-	Parameters    int64                  `protobuf:"varint,9,opt,name=parameters,proto3" json:"parameters,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Architecture   string                 `protobuf:"bytes,1,opt,name=architecture,proto3" json:"architecture,omitempty"`
+	ModelType      string                 `protobuf:"bytes,2,opt,name=model_type,json=modelType,proto3" json:"model_type,omitempty"`
+	NumLayers      int64                  `protobuf:"varint,3,opt,name=num_layers,json=numLayers,proto3" json:"num_layers,omitempty"`
+	HiddenSize     int64                  `protobuf:"varint,4,opt,name=hidden_size,json=hiddenSize,proto3" json:"hidden_size,omitempty"`
+	VocabSize      int64                  `protobuf:"varint,5,opt,name=vocab_size,json=vocabSize,proto3" json:"vocab_size,omitempty"`
+	MaxPositions   int64                  `protobuf:"varint,6,opt,name=max_positions,json=maxPositions,proto3" json:"max_positions,omitempty"`
+	EotTokenId     int32                  `protobuf:"varint,7,opt,name=eot_token_id,json=eotTokenId,proto3" json:"eot_token_id,omitempty"`
+	Dtype          string                 `protobuf:"bytes,8,opt,name=dtype,proto3" json:"dtype,omitempty"`
+	Parameters     int64                  `protobuf:"varint,9,opt,name=parameters,proto3" json:"parameters,omitempty"`
+	TokenizerError string                 `protobuf:"bytes,10,opt,name=tokenizer_error,json=tokenizerError,proto3" json:"tokenizer_error,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ModelInfo) Reset() {
@@ -901,6 +902,13 @@ func (x *ModelInfo) GetParameters() int64 {
 		return x.Parameters
 	}
 	return 0
+}
+
+func (x *ModelInfo) GetTokenizerError() string {
+	if x != nil {
+		return x.TokenizerError
+	}
+	return ""
 }
 
 type LoglikelihoodRequest struct {
@@ -2733,7 +2741,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\x05dtype\x18\x02 \x01(\tR\x05dtype\x12\x18\n" +
 	"\athreads\x18\x03 \x01(\x03R\athreads\x12\x1d\n" +
 	"\n" +
-	"batch_size\x18\x04 \x01(\x03R\tbatchSize\"\xaa\x02\n" +
+	"batch_size\x18\x04 \x01(\x03R\tbatchSize\"\xd3\x02\n" +
 	"\tModelInfo\x12\"\n" +
 	"\farchitecture\x18\x01 \x01(\tR\farchitecture\x12\x1d\n" +
 	"\n" +
@@ -2750,7 +2758,9 @@ const file_plugin_proto_rawDesc = "" +
 	"\x05dtype\x18\b \x01(\tR\x05dtype\x12\x1e\n" +
 	"\n" +
 	"parameters\x18\t \x01(\x03R\n" +
-	"parameters\"T\n" +
+	"parameters\x12'\n" +
+	"\x0ftokenizer_error\x18\n" +
+	" \x01(\tR\x0etokenizerError\"T\n" +
 	"\x14LoglikelihoodRequest\x12\x18\n" +
 	"\acontext\x18\x01 \x01(\fR\acontext\x12\"\n" +
 	"\fcontinuation\x18\x02 \x01(\fR\fcontinuation\"\xb1\x01\n" +

@@ -56,6 +56,7 @@ type Backend struct {
 	CrashAtCall int           // 0: never; in-process the call returns an error wrapping plugins.ErrPluginExited
 	Delay       time.Duration // per request
 	CallLog     string        // file to append call lines to
+	NoTokenizer string        // reported as ModelInfo.TokenizerError
 
 	mu     sync.Mutex
 	model  *plugins.ModelInfo
@@ -106,7 +107,7 @@ func (b *Backend) Load(_ context.Context, req plugins.LoadRequest) (plugins.Mode
 		dtype = "float32"
 	}
 	info := plugins.ModelInfo{Architecture: "GPTNeoXForCausalLM", ModelType: "gpt_neox", NumLayers: cfg.Layers,
-		HiddenSize: 8, VocabSize: 100, MaxPositions: 64, DType: dtype, Parameters: 1000}
+		HiddenSize: 8, VocabSize: 100, MaxPositions: 64, DType: dtype, Parameters: 1000, TokenizerError: b.NoTokenizer}
 	b.mu.Lock()
 	b.model = &info
 	b.mu.Unlock()
