@@ -188,19 +188,18 @@ func BuildLeaderboard(runs []*Run, opt LeaderboardOptions) (*Leaderboard, error)
 	runs = slices.Clone(runs)
 	sort.SliceStable(runs, func(i, j int) bool { return runs[i].Info.Finished.Before(runs[j].Info.Finished) })
 
-	type entry struct {
-		score    Score
-		category string
-		hib      bool
-		order    int
-	}
 	type modelData struct {
 		runs    []string
 		base    map[seriesKey]entry
 		blocks  map[int]map[seriesKey]entry
 		order   map[seriesKey]int // first-seen order of metrics
 		tasks   map[string][]string
+		hashes  map[string]string // run id → model hash
 		skipped int
+	}
+	infos := map[string]RunInfo{}
+	for _, run := range runs {
+		infos[run.Info.RunID] = run.Info
 	}
 	models := map[modelKey]*modelData{}
 	var keys []modelKey
@@ -211,13 +210,14 @@ func BuildLeaderboard(runs []*Run, opt LeaderboardOptions) (*Leaderboard, error)
 			k := modelKey{m.Model, m.Backend, m.DType}
 			md := models[k]
 			if md == nil {
-				md = &modelData{base: map[seriesKey]entry{}, blocks: map[int]map[seriesKey]entry{}, order: map[seriesKey]int{}, tasks: map[string][]string{}}
+				md = &modelData{base: map[seriesKey]entry{}, blocks: map[int]map[seriesKey]entry{}, order: map[seriesKey]int{}, tasks: map[string][]string{}, hashes: map[string]string{}}
 				models[k] = md
 				keys = append(keys, k)
 			}
 			if !slices.Contains(md.runs, run.Info.RunID) {
 				md.runs = append(md.runs, run.Info.RunID)
 			}
+			md.hashes[run.Info.RunID] = m.ModelHash
 			sk := seriesKey{m.Task, m.Metric}
 			if _, ok := md.order[sk]; !ok {
 				md.order[sk] = len(md.order)
@@ -274,6 +274,7 @@ func BuildLeaderboard(runs []*Run, opt LeaderboardOptions) (*Leaderboard, error)
 		if len(md.base) == 0 {
 			lb.Notes = append(lb.Notes, fmt.Sprintf("%s: no baseline (intervention none) was measured, so changes cannot be computed", mb.Label))
 		}
+		lb.Notes = append(lb.Notes, mixedRunNotes(mb.Label, md.base, md.blocks, md.hashes, infos)...)
 
 		sks := make([]seriesKey, 0, len(md.order))
 		for sk := range md.order {
@@ -333,6 +334,61 @@ func BuildLeaderboard(runs []*Run, opt LeaderboardOptions) (*Leaderboard, error)
 		return strings.Compare(a.Label, b.Label)
 	})
 	return lb, nil
+}
+
+// entry is one score of the leaderboard with what it needs to be placed.
+type entry struct {
+	score    Score
+	category string
+	hib      bool
+}
+
+// mixedRunNotes warns where a model's shown scores come from runs that
+// measured different weights under one name, or ran a task with different
+// settings (limit, docs, data, options): their changes would compare
+// unlike things.
+func mixedRunNotes(label string, base map[seriesKey]entry, blocks map[int]map[seriesKey]entry, hashes map[string]string, infos map[string]RunInfo) []string {
+	taskRuns := map[string][]string{}
+	var allRuns []string
+	add := func(cells map[seriesKey]entry) {
+		for sk, e := range cells {
+			id := e.score.RunID
+			if !slices.Contains(taskRuns[sk.task], id) {
+				taskRuns[sk.task] = append(taskRuns[sk.task], id)
+			}
+			if !slices.Contains(allRuns, id) {
+				allRuns = append(allRuns, id)
+			}
+		}
+	}
+	add(base)
+	for _, cells := range blocks {
+		add(cells)
+	}
+	var notes []string
+	sort.Strings(allRuns)
+	for _, id := range allRuns[min(1, len(allRuns)):] {
+		if hashes[id] != hashes[allRuns[0]] {
+			notes = append(notes, fmt.Sprintf("%s: runs %s and %s measured different weights under this name (model_hash differs); give the folders different names to compare them", label, allRuns[0], id))
+			break
+		}
+	}
+	tasks := make([]string, 0, len(taskRuns))
+	for task := range taskRuns {
+		tasks = append(tasks, task)
+	}
+	sort.Strings(tasks)
+	for _, task := range tasks {
+		ids := taskRuns[task]
+		sort.Strings(ids)
+		for _, id := range ids[1:] {
+			if infos[id].TaskConfigHashes[task] != infos[ids[0]].TaskConfigHashes[task] {
+				notes = append(notes, fmt.Sprintf("%s: %s comes from runs %s and %s, which ran it with different settings (--limit, --docs, data or options); its changes compare unlike sets", label, task, ids[0], id))
+				break
+			}
+		}
+	}
+	return notes
 }
 
 // CoreMemorizationMetrics are the paper's memorization metrics, in the

@@ -246,3 +246,35 @@ func TestLeaderboardWithoutMemorization(t *testing.T) {
 	assert.Contains(t, out, "Ability: each task's main metric")
 	assert.Contains(t, out, "piqa acc")
 }
+
+// Scores merged from runs that ran a task differently, or measured other
+// weights under the same model name, carry a note saying so.
+func TestLeaderboardNotesMixedRuns(t *testing.T) {
+	cells := resultstest.Cells(resultstest.DefaultModels[:1], resultstest.DefaultTasks)
+	build := func(newConf map[string]string, newHash string) []string {
+		old := &results.Run{Info: results.RunInfo{RunID: "old", Finished: time.Unix(100, 0), TaskConfigHashes: map[string]string{"piqa": "p1", "memorization": "m1"}}}
+		newer := &results.Run{Info: results.RunInfo{RunID: "new", Finished: time.Unix(200, 0), TaskConfigHashes: newConf}}
+		for _, c := range cells {
+			for _, m := range c.Metrics {
+				if c.Cell.Intervention.Has(2) && (m.Task == "piqa" || m.Task == "memorization") {
+					if newHash != "" {
+						m.ModelHash = newHash
+					}
+					newer.Metrics = append(newer.Metrics, m)
+				} else {
+					old.Metrics = append(old.Metrics, m)
+				}
+			}
+		}
+		lb, err := results.BuildLeaderboard([]*results.Run{old, newer}, results.LeaderboardOptions{})
+		require.NoError(t, err)
+		return lb.Notes
+	}
+	assert.Empty(t, build(map[string]string{"piqa": "p1", "memorization": "m1"}, ""), "same settings, same weights")
+	notes := build(map[string]string{"piqa": "p2", "memorization": "m1"}, "")
+	require.Len(t, notes, 1)
+	assert.Equal(t, "pythia-tiny: piqa comes from runs new and old, which ran it with different settings (--limit, --docs, data or options); its changes compare unlike sets", notes[0])
+	notes = build(map[string]string{"piqa": "p1", "memorization": "m1"}, "other-weights")
+	require.Len(t, notes, 1)
+	assert.Contains(t, notes[0], "pythia-tiny: runs new and old measured different weights under this name")
+}
