@@ -42,12 +42,12 @@ type Backend interface {
 
 // Capabilities describes a backend and, once loaded, its model.
 type Capabilities struct {
-	Name              string              // "cpu"
-	Version           string              // what it computes: cached answers are keyed on it, so change it when numbers may change, not per build
-	Architectures     []string            // HF architectures: "GPTNeoXForCausalLM", "GPTNeoForCausalLM"
-	DTypes            []string            // compute dtypes it accepts in Load: "float32"
-	InterventionKinds []intervention.Kind // kinds it can apply
-	Model             *ModelInfo          // nil until a model is loaded
+	Name              string              `json:"name"`               // "cpu"
+	Version           string              `json:"version"`            // what it computes: cached answers are keyed on it, so change it when numbers may change, not per build
+	Architectures     []string            `json:"architectures"`      // HF architectures: "GPTNeoXForCausalLM", "GPTNeoForCausalLM"
+	DTypes            []string            `json:"dtypes"`             // compute dtypes it accepts in Load: "float32"
+	InterventionKinds []intervention.Kind `json:"intervention_kinds"` // kinds it can apply
+	Model             *ModelInfo          `json:"model,omitempty"`    // nil until a model is loaded
 }
 
 // LoadRequest names the model folder and how to run it.
@@ -60,18 +60,18 @@ type LoadRequest struct {
 
 // ModelInfo describes the loaded model.
 type ModelInfo struct {
-	Architecture string // HF architecture, e.g. "GPTNeoXForCausalLM"
-	ModelType    string // config.json model_type: "gpt_neox" or "gpt_neo"
-	NumLayers    int
-	HiddenSize   int
-	VocabSize    int
-	MaxPositions int    // longest sequence the model takes
-	EOTTokenID   int32  // end-of-text id, the prefix of an empty context
-	DType        string // compute dtype in use
-	Parameters   int64
+	Architecture string `json:"architecture"` // HF architecture, e.g. "GPTNeoXForCausalLM"
+	ModelType    string `json:"model_type"`   // config.json model_type: "gpt_neox" or "gpt_neo"
+	NumLayers    int    `json:"num_layers"`
+	HiddenSize   int    `json:"hidden_size"`
+	VocabSize    int    `json:"vocab_size"`
+	MaxPositions int    `json:"max_positions"` // longest sequence the model takes
+	EOTTokenID   int32  `json:"eot_token_id"`  // end-of-text id, the prefix of an empty context
+	DType        string `json:"dtype"`         // compute dtype in use
+	Parameters   int64  `json:"parameters"`
 	// TokenizerError says why the backend cannot tokenize text for this
 	// model ("" when it can); token-id requests still work.
-	TokenizerError string
+	TokenizerError string `json:"tokenizer_error,omitempty"`
 }
 
 // LoglikelihoodRequest is lm-eval's (context, continuation) pair. The
@@ -156,28 +156,28 @@ const (
 
 // TaskInfo is what Describe returns.
 type TaskInfo struct {
-	Name        string // e.g. "piqa"; also the plugin's name on the command line
-	Version     string // bumped whenever requests or scoring change
-	OutputType  string // one of the Output* constants
-	Category    string // CategoryLanguage or CategoryReasoning
-	Metrics     []MetricInfo
-	DataFiles   []string // data the task reads by default (embedded copies say "embedded:…")
-	Options     []OptionInfo
-	Description string
+	Name        string       `json:"name"`        // e.g. "piqa"; also the plugin's name on the command line
+	Version     string       `json:"version"`     // bumped whenever requests or scoring change
+	OutputType  string       `json:"output_type"` // one of the Output* constants
+	Category    string       `json:"category"`    // CategoryLanguage or CategoryReasoning
+	Metrics     []MetricInfo `json:"metrics"`
+	DataFiles   []string     `json:"data_files"` // data the task reads by default (embedded copies say "embedded:…")
+	Options     []OptionInfo `json:"options"`
+	Description string       `json:"description"`
 }
 
 // MetricInfo describes one metric a task reports.
 type MetricInfo struct {
-	Name           string // "acc", "acc_norm", "perplexity", "exact_match", …
-	HigherIsBetter bool
-	PerDoc         bool // also reported per document in the docs table
+	Name           string `json:"name"` // "acc", "acc_norm", "perplexity", "exact_match", …
+	HigherIsBetter bool   `json:"higher_is_better"`
+	PerDoc         bool   `json:"per_doc"` // also reported per document in the docs table
 }
 
 // OptionInfo documents a task option settable with --task-opt TASK.KEY=VALUE.
 type OptionInfo struct {
-	Name    string
-	Default string
-	Help    string
+	Name    string `json:"name"`
+	Default string `json:"default"`
+	Help    string `json:"help"`
 }
 
 // TaskOptions selects the data and documents of a task.

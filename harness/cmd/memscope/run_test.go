@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -285,7 +286,18 @@ func TestCLITasksAndBackends(t *testing.T) {
 
 	r = memscope(t, nil, "tasks", "--json")
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Contains(t, r.stdout, `"Name": "fakemc"`)
+	var listed []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &listed))
+	require.NotEmpty(t, listed)
+	for _, task := range listed {
+		for k := range task {
+			assert.Regexp(t, `^[a-z_]+$`, k, "JSON keys are snake_case, like the results columns")
+		}
+	}
+	assert.Contains(t, r.stdout, `"name": "fakemc"`)
+	r = memscope(t, nil, "backends", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, `"intervention_kinds": [`)
 
 	// A plugin folder with nothing in it, and the memscope binary copied
 	// away from its plugins: nothing found, with advice.
