@@ -125,7 +125,7 @@ func load(opts plugins.TaskOptions, announce bool) (*corpus, error) {
 				return nil, fmt.Errorf("%s: empty document", f)
 			}
 			if !utf8.Valid(b) {
-				return nil, fmt.Errorf("%s: not UTF-8 text (at byte %d); convert it to UTF-8 first", f, firstInvalid(b))
+				return nil, fmt.Errorf("%s: not UTF-8 text (at byte %d); convert it to UTF-8 first", f, taskkit.InvalidUTF8At(b))
 			}
 			c.docs = append(c.docs, doc{index: i, text: string(b), name: f})
 		}
@@ -185,17 +185,6 @@ func textFiles(path string) ([]string, error) {
 	}
 	sort.Strings(files)
 	return files, nil
-}
-
-func firstInvalid(b []byte) int {
-	for i := 0; i < len(b); {
-		r, size := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && size <= 1 {
-			return i
-		}
-		i += size
-	}
-	return len(b)
 }
 
 func (c *corpus) requests() []plugins.Request {

@@ -116,7 +116,7 @@ func (s Source) EachLine(fn func(line int, text []byte) error) error {
 		if !utf8.Valid(text) {
 			// Python (and so lm-eval) refuses such files; decoding them
 			// with U+FFFD would silently change the prompts.
-			return fmt.Errorf("%s:%d: not UTF-8 text (invalid byte %d of the line); convert the file to UTF-8", s.Name, n, invalidUTF8At(text)+1)
+			return fmt.Errorf("%s:%d: not UTF-8 text (invalid byte %d of the line); convert the file to UTF-8", s.Name, n, InvalidUTF8At(text)+1)
 		}
 		if err := fn(n, text); err != nil {
 			return fmt.Errorf("%s:%d: %w", s.Name, n, err)
@@ -129,8 +129,8 @@ func (s Source) EachLine(fn func(line int, text []byte) error) error {
 
 const utf8BOM = "\ufeff"
 
-// invalidUTF8At is the byte offset of the first invalid UTF-8 sequence.
-func invalidUTF8At(b []byte) int {
+// InvalidUTF8At is the byte offset of the first invalid UTF-8 sequence.
+func InvalidUTF8At(b []byte) int {
 	for i := 0; i < len(b); {
 		r, size := utf8.DecodeRune(b[i:])
 		if r == utf8.RuneError && size <= 1 {

@@ -223,12 +223,7 @@ another extension needs --format), else jsonl. Files are written atomically.`,
 		Example: `  memscope results export runs/pythia --table metrics --format csv
   memscope results export runs/pythia --table requests --out requests.parquet
   memscope results export runs/pythia --table docs --format jsonl | jq 'select(.task == "piqa")'`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usagef("give exactly one run directory (got %d arguments)", len(args))
-			}
-			return nil
-		},
+		Args: oneRunDir,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := resultsOneOf("table", table, results.Tables); err != nil {
 				return err
@@ -282,12 +277,7 @@ The run needs the baseline and single-block interventions (memscope run
 --interventions attn-sc:each).`,
 		Example: `  memscope results plot runs/pythia
   memscope results plot runs/pythia --out paper/figures`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usagef("give exactly one run directory (got %d arguments)", len(args))
-			}
-			return nil
-		},
+		Args: oneRunDir,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := args[0]
 			run, err := results.ReadMetrics(dir)
@@ -325,12 +315,7 @@ batch size, seed, --limit/--docs, each task's configuration hash, backend,
 interventions, task options (paths included) and the response cache setting;
 then which models, tasks and interventions were measured, and the table files.`,
 		Example: `  memscope results info runs/pythia`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usagef("give exactly one run directory (got %d arguments)", len(args))
-			}
-			return nil
-		},
+		Args:    oneRunDir,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := args[0]
 			info, err := results.ReadInfo(dir)
@@ -410,4 +395,12 @@ func resultsHumanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// oneRunDir accepts exactly one argument, the run directory.
+func oneRunDir(_ *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return usagef("give exactly one run directory (got %d arguments)", len(args))
+	}
+	return nil
 }
