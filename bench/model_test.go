@@ -8,7 +8,7 @@ import (
 
 	"github.com/memscope/memscope/backends/cpu"
 	"github.com/memscope/memscope/backends/engine"
-	"github.com/memscope/memscope/backends/intervention"
+	"github.com/memscope/memscope/intervention"
 )
 
 // The shapes of the PyTorch anchor (shared/tools/torch_neox.py): a forward

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/memscope/memscope/backends/intervention"
+	"github.com/memscope/memscope/intervention"
 	"github.com/memscope/memscope/plugins"
 )
 

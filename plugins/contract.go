@@ -13,7 +13,7 @@ package plugins
 import (
 	"context"
 
-	"github.com/memscope/memscope/backends/intervention"
+	"github.com/memscope/memscope/intervention"
 )
 
 // Progress is called as a long call advances: done of total items finished.

@@ -5,7 +5,7 @@ package plugins
 // messages so that nil and empty survive the trip (see plugin.proto).
 
 import (
-	"github.com/memscope/memscope/backends/intervention"
+	"github.com/memscope/memscope/intervention"
 	"github.com/memscope/memscope/plugins/internal/pb"
 )
 

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/memscope/memscope/backends/intervention"
+	"github.com/memscope/memscope/intervention"
 	"github.com/memscope/memscope/plugins"
 	"github.com/memscope/memscope/plugins/internal/testplugins"
 )

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/memscope/memscope/backends/intervention"
+	"github.com/memscope/memscope/intervention"
 )
 
 // LeaderboardOptions tunes BuildLeaderboard.

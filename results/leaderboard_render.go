@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/memscope/memscope/backends/intervention"
+	"github.com/memscope/memscope/intervention"
 )
 
 // Leaderboard output formats.

@@ -21,8 +21,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
-	"github.com/memscope/memscope/backends/intervention"
 	"github.com/memscope/memscope/internal/atomicfile"
+	"github.com/memscope/memscope/intervention"
 )
 
 // FigureDPI is the resolution of the PNG figures.

@@ -19,7 +19,7 @@ package results
 import (
 	"time"
 
-	"github.com/memscope/memscope/backends/intervention"
+	"github.com/memscope/memscope/intervention"
 )
 
 // File names of the three tables inside a run directory.

@@ -19,8 +19,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/ipc"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
-	"github.com/memscope/memscope/backends/intervention"
 	"github.com/memscope/memscope/internal/atomicfile"
+	"github.com/memscope/memscope/intervention"
 )
 
 // Option configures Create, Read and the other functions that touch Arrow

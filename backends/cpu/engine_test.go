@@ -13,8 +13,8 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/memscope/memscope/backends/engine"
-	"github.com/memscope/memscope/backends/intervention"
 	"github.com/memscope/memscope/backends/modelconfig"
+	"github.com/memscope/memscope/intervention"
 )
 
 // batchTol bounds differences that only BLAS kernel rounding may cause

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/memscope/memscope/backends/intervention"
 	"github.com/memscope/memscope/backends/safetensors"
+	"github.com/memscope/memscope/intervention"
 )
 
 const tinyDir = "../testdata/tiny"

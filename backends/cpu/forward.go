@@ -7,8 +7,8 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gorgonia.org/tensor"
 
-	"github.com/memscope/memscope/backends/intervention"
 	"github.com/memscope/memscope/backends/modelconfig"
+	"github.com/memscope/memscope/intervention"
 )
 
 // pass describes one forward pass over packed rows: no padding, sequence

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/memscope/memscope/backends/engine"
-	"github.com/memscope/memscope/backends/intervention"
+	"github.com/memscope/memscope/intervention"
 )
 
 // Generate continues each prefix by newTokens greedy tokens (argmax, ties

@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memscope/memscope/backends/engine"
-	"github.com/memscope/memscope/backends/intervention"
 	"github.com/memscope/memscope/internal/npy"
+	"github.com/memscope/memscope/intervention"
 )
 
 const (

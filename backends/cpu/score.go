@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/memscope/memscope/backends/engine"
-	"github.com/memscope/memscope/backends/intervention"
+	"github.com/memscope/memscope/intervention"
 )
 
 // checkIntervention validates iv against the model.

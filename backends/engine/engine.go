@@ -7,8 +7,8 @@ package engine
 import (
 	"context"
 
-	"github.com/memscope/memscope/backends/intervention"
 	"github.com/memscope/memscope/backends/modelconfig"
+	"github.com/memscope/memscope/intervention"
 )
 
 // Sequence is one token sequence to score teacher-forced: the engine

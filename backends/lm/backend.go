@@ -14,7 +14,7 @@ import (
 	"sync"
 
 	"github.com/memscope/memscope/backends/engine"
-	"github.com/memscope/memscope/backends/intervention"
+	"github.com/memscope/memscope/intervention"
 	"github.com/memscope/memscope/plugins"
 )
 

@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memscope/memscope/backends/engine"
-	"github.com/memscope/memscope/backends/intervention"
 	"github.com/memscope/memscope/backends/modelconfig"
+	"github.com/memscope/memscope/intervention"
 	"github.com/memscope/memscope/plugins"
 )
 

@@ -15,8 +15,8 @@ import (
 
 	"github.com/memscope/memscope/backends/cpu"
 	"github.com/memscope/memscope/backends/engine"
-	"github.com/memscope/memscope/backends/intervention"
 	"github.com/memscope/memscope/backends/tokenizer"
+	"github.com/memscope/memscope/intervention"
 	"github.com/memscope/memscope/plugins"
 )
 

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/memscope/memscope/backends/intervention"
+	"github.com/memscope/memscope/intervention"
 	"github.com/memscope/memscope/plugins"
 )
 

@@ -26,11 +26,11 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/memscope/memscope/backends/intervention"
 	"github.com/memscope/memscope/harness/cache"
 	"github.com/memscope/memscope/harness/modelhash"
 	"github.com/memscope/memscope/harness/plan"
 	"github.com/memscope/memscope/harness/progress"
+	"github.com/memscope/memscope/intervention"
 	"github.com/memscope/memscope/plugins"
 	"github.com/memscope/memscope/results"
 )

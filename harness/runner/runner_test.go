@@ -19,11 +19,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/memscope/memscope/backends/intervention"
 	"github.com/memscope/memscope/harness/cache"
 	"github.com/memscope/memscope/harness/internal/testplugins/fake"
 	"github.com/memscope/memscope/harness/plan"
 	"github.com/memscope/memscope/harness/progress"
+	"github.com/memscope/memscope/intervention"
 	"github.com/memscope/memscope/plugins"
 	"github.com/memscope/memscope/results"
 )

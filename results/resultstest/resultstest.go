@@ -10,7 +10,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/memscope/memscope/backends/intervention"
+	"github.com/memscope/memscope/intervention"
 	"github.com/memscope/memscope/results"
 )
 

@@ -14,10 +14,10 @@ import (
 
 	"github.com/memscope/memscope/backends/checkpoint"
 	"github.com/memscope/memscope/backends/cpu"
-	"github.com/memscope/memscope/backends/intervention"
 	"github.com/memscope/memscope/backends/modelconfig"
 	"github.com/memscope/memscope/internal/atomicfile"
 	"github.com/memscope/memscope/internal/npy"
+	"github.com/memscope/memscope/intervention"
 )
 
 func init() { rootCmd.AddCommand(newForwardCmd()) }

@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/memscope/memscope/backends/intervention"
 	"github.com/memscope/memscope/internal/atomicfile"
+	"github.com/memscope/memscope/intervention"
 	"github.com/memscope/memscope/results"
 )
 

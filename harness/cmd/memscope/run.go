@@ -20,7 +20,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/memscope/memscope/backends/intervention"
 	"github.com/memscope/memscope/harness/cache"
 	"github.com/memscope/memscope/harness/embedded"
 	"github.com/memscope/memscope/harness/modelhash"
@@ -29,6 +28,7 @@ import (
 	"github.com/memscope/memscope/harness/progress"
 	"github.com/memscope/memscope/harness/provenance"
 	"github.com/memscope/memscope/harness/runner"
+	"github.com/memscope/memscope/intervention"
 	"github.com/memscope/memscope/plugins"
 	"github.com/memscope/memscope/results"
 )
