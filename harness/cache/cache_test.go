@@ -309,12 +309,72 @@ func TestHelperWriter(t *testing.T) {
 		t.Skip("helper process only")
 	}
 	start, _ := strconv.Atoi(os.Getenv("MEMSCOPE_CACHE_HELPER_START"))
+	chunks, _ := strconv.Atoi(os.Getenv("MEMSCOPE_CACHE_HELPER_CHUNKS")) // 0: until killed
 	s, err := Open(dir, Options{})
 	require.NoError(t, err)
-	for i := start; ; i += 25 {
+	for c, i := 0, start; chunks == 0 || c < chunks; c, i = c+1, i+25 {
+		// A run reads a chunk's keys before computing and writing them.
+		keys := make([]Key, 25)
+		for j := range keys {
+			keys[j] = sampleKey(i + j)
+		}
+		_, err := s.Get(keys)
+		require.NoError(t, err)
 		putRange(t, s, i, i+25)
+		if chunks > 0 {
+			putRange(t, s, c*25, c*25+25) // the part every writer computes
+		}
 		fmt.Println(i + 25) // chunks committed so far
 	}
+}
+
+// TestManyWritersLoseNothing is several shards of a run on one node, each
+// its own process, sharing one cache folder: each writes its own entries
+// and all write the same ones (identical answers, as two runs of one
+// request give), reading between writes. Every entry must be there and
+// right afterwards; nothing may be moved aside as damaged.
+func TestManyWritersLoseNothing(t *testing.T) {
+	dir := t.TempDir()
+	const writers, chunks = 6, 30
+	var cmds []*exec.Cmd
+	for w := range writers {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWriter$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "MEMSCOPE_CACHE_HELPER_DIR="+dir,
+			"MEMSCOPE_CACHE_HELPER_START="+strconv.Itoa(100_000*(w+1)), "MEMSCOPE_CACHE_HELPER_CHUNKS="+strconv.Itoa(chunks))
+		cmd.Stderr = os.Stderr
+		require.NoError(t, cmd.Start())
+		cmds = append(cmds, cmd)
+	}
+	for w, cmd := range cmds {
+		require.NoError(t, cmd.Wait(), "writer %d", w)
+	}
+	s, err := Open(dir, Options{Warn: func(m string) { t.Errorf("warning: %s", m) }})
+	require.NoError(t, err)
+	var keys []Key
+	var want []plugins.Response
+	for w := range writers + 1 { // the shared range, then each writer's own
+		for i := range chunks * 25 {
+			keys = append(keys, sampleKey(100_000*w+i))
+			want = append(want, sample(100_000*w+i))
+		}
+	}
+	got, err := s.Get(keys)
+	require.NoError(t, err)
+	missing := 0
+	for i := range got {
+		if got[i] == nil {
+			missing++
+			continue
+		}
+		require.Equal(t, want[i], *got[i], "entry %d", i)
+	}
+	assert.Zero(t, missing, "entries lost")
+	n, err := s.Len()
+	require.NoError(t, err)
+	assert.Equal(t, (writers+1)*chunks*25, n)
+	aside, err := filepath.Glob(filepath.Join(dir, "*.corrupt-*"))
+	require.NoError(t, err)
+	assert.Empty(t, aside, "a writer took the file for damaged")
 }
 
 // startWriter starts a child writing chunks of 25 entries from start and
