@@ -17,6 +17,11 @@ static int ms_set_threads(int n) {
 	return 1;
 }
 
+static const char *ms_config(void) {
+	char *(*f)(void) = (char *(*)(void))dlsym(RTLD_DEFAULT, "openblas_get_config");
+	return f ? f() : "";
+}
+
 static const char *ms_corename(void) {
 	char *(*f)(void) = (char *(*)(void))dlsym(RTLD_DEFAULT, "openblas_get_corename");
 	return f ? f() : "";
@@ -47,7 +52,6 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/klauspost/cpuid/v2"
 	"gonum.org/v1/netlib/blas/netlib"
 	"gorgonia.org/tensor"
 )
@@ -62,28 +66,41 @@ func init() {
 	tensor.Use(netlib.Implementation{})
 }
 
-var blasSetup sync.Once
+var (
+	blasSetup sync.Once
+	blasState BLASSetup
+)
 
 // userCoreType is OPENBLAS_CORETYPE as the process started with (setupBLAS
 // may set it).
 var userCoreType = os.Getenv("OPENBLAS_CORETYPE")
 
-// setupBLAS is called by every Load before the first BLAS call.
+// setupBLAS is called by every Load before the first BLAS call. It
+// switches OpenBLAS's kernels when planKernels says so (a generic set on
+// a CPU OpenBLAS does not know; AVX-512 on AMD Zen 4).
 func setupBLAS() {
 	blasSetup.Do(func() {
-		// OpenBLAS's DYNAMIC_ARCH build picks its AVX-512 (Cooperlake/SkylakeX)
-		// kernels on AMD Zen 4 (family 0x19), which runs AVX-512 double-pumped:
-		// there they are 30–55% slower than its AVX2 (Haswell) kernels at our
-		// shapes (shared/notes/perf-anchors.md). Zen 5 (family 0x1a) has full
-		// 512-bit units and the AVX-512 kernels are up to 1.75× faster, so
-		// they stay. A user's own OPENBLAS_CORETYPE always wins.
-		if userCoreType != "" || cpuid.CPU.VendorID != cpuid.AMD || cpuid.CPU.Family != 0x19 ||
-			!cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3) {
-			return
+		f := hostFeatures()
+		libCore := blasCoreName()
+		plan := planKernels(userCoreType, libCore, f)
+		switched := false
+		for _, name := range plan.Try {
+			// An OpenBLAS that lacks a set (Cooperlake before 0.3.11)
+			// falls back to its own choice: then try the next.
+			if forceCore(name) && strings.EqualFold(blasCoreName(), name) {
+				switched = true
+				break
+			}
 		}
-		switch strings.ToLower(blasCoreName()) {
-		case "cooperlake", "skylakex", "sapphirerapids":
-			forceCore("Haswell")
+		final := blasCoreName()
+		if !switched && len(plan.Try) > 0 && final != libCore && libCore != "" {
+			forceCore(libCore) // a failed try left something else: back to the library's choice
+			final = blasCoreName()
+		}
+		blasState = BLASSetup{Library: blasLibrary(), Kernels: final}
+		blasState.Chosen, blasState.Warning = settleKernels(plan, userCoreType, libCore, final, switched, f)
+		if final == "" {
+			blasState.Chosen = "" // a CBLAS that names no kernels: nothing was chosen
 		}
 	})
 }
@@ -108,12 +125,29 @@ func blasCoreName() string {
 	return strings.TrimSpace(C.GoString(C.ms_corename()))
 }
 
-// BLASInfo describes the matrix-product backend, e.g.
-// "OpenBLAS (Haswell kernels)".
-func BLASInfo() string {
-	setupBLAS()
-	if n := blasCoreName(); n != "" {
-		return "OpenBLAS (" + n + " kernels)"
+// blasConfig is OpenBLAS's build description ("OpenBLAS 0.3.21
+// NO_LAPACKE DYNAMIC_ARCH …"), or "".
+func blasConfig() string { return C.GoString(C.ms_config()) }
+
+// blasLibrary is "OpenBLAS 0.3.21" (from openblas_get_config), else "CBLAS (cgo)".
+func blasLibrary() string {
+	f := strings.Fields(blasConfig())
+	if len(f) >= 2 && f[0] == "OpenBLAS" {
+		return f[0] + " " + f[1]
+	}
+	if len(f) >= 1 && f[0] == "OpenBLAS" {
+		return "OpenBLAS"
 	}
 	return "CBLAS (cgo)"
 }
+
+// BLAS says which library and kernels do the matrix products and how they
+// were chosen (making that choice first if no model was loaded yet).
+func BLAS() BLASSetup {
+	setupBLAS()
+	return blasState
+}
+
+// BLASInfo describes the matrix-product backend in one line, e.g.
+// "OpenBLAS 0.3.21, Haswell kernels (chosen by OpenBLAS)".
+func BLASInfo() string { return BLAS().String() }

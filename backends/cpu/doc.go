@@ -29,16 +29,25 @@
 //
 // # OPENBLAS_CORETYPE
 //
-// Debian's DYNAMIC_ARCH OpenBLAS picks its AVX-512 kernels on AMD Zen 4
-// and Zen 5. On Zen 4, which runs AVX-512 double-pumped, they are 30–55%
-// slower than its AVX2 ("Haswell") kernels; on Zen 5 they are up to 1.75×
-// faster. The variable OPENBLAS_CORETYPE is read only when the library
-// initializes, before any Go code runs. So on the first Load, if the CPU
-// is AMD family 0x19 (Zen 4) with AVX2+FMA, the variable is not set, and
-// OpenBLAS chose an AVX-512 kernel set, the engine re-runs OpenBLAS's own
-// kernel selection (gotoblas_dynamic_init, exported by DYNAMIC_ARCH
-// builds) with OPENBLAS_CORETYPE=Haswell before the first BLAS call.
-// Nobody needs to set anything; a user's own OPENBLAS_CORETYPE always wins
-// (note that OPENBLAS_CORETYPE=Haswell makes Zen 5 about 1.75× slower at
-// large products). BLASInfo says which kernels are in use.
+// Debian's OpenBLAS is a DYNAMIC_ARCH build: it picks a kernel set for the
+// CPU when it initializes, before any Go code runs. Two of its choices
+// are slow, and on the first Load (or BLAS()) the engine corrects them by
+// re-running OpenBLAS's own selection (gotoblas_dynamic_init) with
+// OPENBLAS_CORETYPE set, before the first BLAS call (planKernels decides):
+//
+//   - On a CPU it does not know (0.3.21 on Intel family 6 model 207,
+//     Emerald Rapids) it falls back to its generic SSE kernels (Prescott),
+//     4–4.5× slower there. The engine picks from what cpuid reports:
+//     AVX-512 F/DQ/BW/VL → SkylakeX, with AVX512_BF16 → Cooperlake,
+//     AVX2+FMA → Haswell, AVX → Sandybridge.
+//   - On AMD Zen 4 (family 0x19), which runs AVX-512 double-pumped, its
+//     AVX-512 kernels are 30–55% slower than its AVX2 ("Haswell") ones at
+//     our shapes; Zen 5 (family 0x1a, full 512-bit units) keeps AVX-512.
+//
+// A user's own OPENBLAS_CORETYPE always wins. When the kernels stay
+// generic on a CPU that could do better (an OpenBLAS without DYNAMIC_ARCH,
+// or the user's choice), BLASSetup.Warning says so; the plugin logs it.
+// BLAS() says which kernels are in use and who chose them; `memscope
+// backends` shows it and every run records it in its provenance.
+// Kernels change rounding only, so the numerics version stays.
 package cpu
