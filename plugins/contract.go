@@ -48,6 +48,11 @@ type Capabilities struct {
 	DTypes            []string            `json:"dtypes"`             // compute dtypes it accepts in Load: "float32"
 	InterventionKinds []intervention.Kind `json:"intervention_kinds"` // kinds it can apply
 	Model             *ModelInfo          `json:"model,omitempty"`    // nil until a model is loaded
+	// Compute says what does the math on this machine and how it was
+	// chosen ("OpenBLAS 0.3.21, Cooperlake kernels (chosen by memscope:
+	// …)"); runs record it in their provenance. Not part of the cache key:
+	// it may change rounding, not results (Version covers those).
+	Compute string `json:"compute,omitempty"`
 }
 
 // LoadRequest names the model folder and how to run it.

@@ -181,6 +181,7 @@ func toCapabilities(c Capabilities) *pb.BackendCapabilities {
 		Architectures:     toStringList(c.Architectures),
 		Dtypes:            toStringList(c.DTypes),
 		InterventionKinds: toStringList(kinds),
+		Compute:           c.Compute,
 	}
 	if c.Model != nil {
 		out.Model = toModelInfo(*c.Model)
@@ -194,6 +195,7 @@ func fromCapabilities(p *pb.BackendCapabilities) Capabilities {
 		Version:       p.GetVersion(),
 		Architectures: fromStringList(p.GetArchitectures()),
 		DTypes:        fromStringList(p.GetDtypes()),
+		Compute:       p.GetCompute(),
 	}
 	if kinds := fromStringList(p.GetInterventionKinds()); kinds != nil {
 		c.InterventionKinds = make([]intervention.Kind, len(kinds))

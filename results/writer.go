@@ -141,6 +141,17 @@ func (w *Writer) Info() RunInfo {
 	return w.info
 }
 
+// SetExtra records one more provenance entry (RunInfo.Extra) learned as
+// the run goes, e.g. what the backend computes with; Close stores it.
+func (w *Writer) SetExtra(key, value string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.info.Extra == nil {
+		w.info.Extra = map[string]string{}
+	}
+	w.info.Extra[key] = value
+}
+
 // Dir returns the run directory.
 func (w *Writer) Dir() string { return w.dir }
 

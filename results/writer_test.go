@@ -122,10 +122,12 @@ func TestRoundTripEdgeCases(t *testing.T) {
 	for _, c := range cells {
 		require.NoError(t, w.Add(c))
 	}
+	w.SetExtra("learned", "while running") // into a nil Extra
 	require.NoError(t, w.Close())
 
 	run, err := results.Read(dir, results.WithAllocator(mem))
 	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"learned": "while running"}, run.Info.Extra)
 	require.Len(t, run.Metrics, 2)
 	assert.True(t, math.IsNaN(run.Metrics[0].Stderr))
 	assert.Equal(t, 0.01, run.Metrics[1].Stderr)

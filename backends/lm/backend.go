@@ -38,6 +38,7 @@ type Config struct {
 	Version       string
 	Architectures []string
 	DTypes        []string
+	Compute       string // what does the math here (plugins.Capabilities.Compute)
 	LoadEngine    EngineLoader
 	LoadTokenizer TokenizerLoader
 }
@@ -74,6 +75,7 @@ func (b *Backend) Capabilities(context.Context) (plugins.Capabilities, error) {
 		Architectures:     b.cfg.Architectures,
 		DTypes:            b.cfg.DTypes,
 		InterventionKinds: []intervention.Kind{intervention.AttnShortCircuit, intervention.AttnZero},
+		Compute:           b.cfg.Compute,
 	}
 	if b.eng != nil {
 		info := b.info

@@ -405,6 +405,10 @@ type modelRun struct {
 	info    plugins.ModelInfo
 }
 
+// InfoBackendCompute is the provenance key (RunInfo.Extra) of what the
+// backend computes with on this machine (plugins.Capabilities.Compute).
+const InfoBackendCompute = "backend_compute"
+
 func (r *run) runModel(ctx context.Context, m plan.Model, last bool) error {
 	fail := func(err error, plugin string) error {
 		return &CellError{Cell: plan.Cell{Model: m.Name}, Plugin: plugin, Err: err}
@@ -428,6 +432,9 @@ func (r *run) runModel(ctx context.Context, m plan.Model, last bool) error {
 	}
 	if err := checkCapabilities(mr.caps, r.cfg); err != nil {
 		return fail(&InputError{err}, "")
+	}
+	if mr.caps.Compute != "" {
+		r.writer.SetExtra(InfoBackendCompute, mr.caps.Compute) // e.g. the OpenBLAS kernels: they change speed and rounding
 	}
 	r.log.Info("loading model", "model", m.Name, "dir", m.Dir)
 	start = time.Now()

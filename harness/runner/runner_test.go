@@ -236,6 +236,7 @@ func TestRunWritesEveryCell(t *testing.T) {
 	assert.Len(t, run.Requests, 4*(12*3+10))
 	assert.Equal(t, "test", run.Info.HarnessVersion)
 	assert.Equal(t, sum.Info.TaskConfigHashes, run.Info.TaskConfigHashes)
+	assert.Equal(t, "fake kernels", run.Info.Extra[InfoBackendCompute], "what the backend computes with is provenance")
 
 	// The answers are the backend's, cell by cell.
 	for _, r := range run.Requests {

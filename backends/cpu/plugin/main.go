@@ -16,17 +16,24 @@ import (
 
 func main() {
 	log := plugins.PluginLogger("cpu")
+	// Chosen before the first model loads, so that `memscope backends`
+	// shows it and a run records it.
+	blas := cpu.BLAS()
+	if blas.Warning != "" {
+		log.Warn(blas.Warning)
+	}
 	plugins.ServeBackend(lm.New(lm.Config{
 		Name:          "cpu",
 		Version:       cpu.Version(), // stable across builds: cached answers stay valid
 		Architectures: []string{"GPTNeoXForCausalLM", "GPTNeoForCausalLM"},
 		DTypes:        []string{"float32"},
+		Compute:       blas.String(),
 		LoadEngine: func(_ context.Context, req plugins.LoadRequest) (engine.Engine, error) {
 			m, err := cpu.Load(req.ModelDir, cpu.Options{Threads: req.Threads})
 			if err != nil {
 				return nil, err
 			}
-			log.Info("model loaded", "dir", req.ModelDir, "blas", cpu.BLASInfo(), "threads", m.Threads())
+			log.Info("model loaded", "dir", req.ModelDir, "blas", blas.String(), "threads", m.Threads())
 			return m, nil
 		},
 		LoadTokenizer: func(dir string) (lm.Tokenizer, error) {

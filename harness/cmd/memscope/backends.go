@@ -22,7 +22,9 @@ var backendsCmd = &cobra.Command{
 	Short: "List the installed backend plugins: version, architectures, dtypes, intervention kinds",
 	Long: `Backends starts each installed backend plugin briefly and lists its capabilities:
 the model architectures it loads, the compute dtypes it takes (memscope run --dtype),
-and the intervention kinds it applies (memscope run --interventions).`,
+and the intervention kinds it applies (memscope run --interventions); below the
+table, what does its math on this machine (for cpu: the OpenBLAS kernel set and
+how it was chosen; OPENBLAS_CORETYPE overrides it). Runs record the same line.`,
 	Args: noArgs,
 	RunE: func(cmd *cobra.Command, _ []string) error {
 		return backendsList(cmd.Context(), os.Stdout, &backendsOpts)
@@ -82,25 +84,41 @@ func backendsList(ctx context.Context, w io.Writer, o *pluginListFlags) error {
 			return err
 		}
 	} else {
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "BACKEND\tVERSION\tARCHITECTURES\tDTYPES\tINTERVENTIONS")
-		for _, e := range entries {
-			if e.Error != "" {
-				fmt.Fprintf(tw, "%s\t-\t-\t-\terror: %s\n", e.Name, pluginFirstLine(e.Error))
-				continue
-			}
-			c := e.Capabilities
-			kinds := make([]string, len(c.InterventionKinds))
-			for i, k := range c.InterventionKinds {
-				kinds[i] = string(k)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, c.Version, strings.Join(c.Architectures, ","),
-				strings.Join(c.DTypes, ","), strings.Join(kinds, ","))
-		}
-		tw.Flush()
+		writeBackendsTable(w, entries)
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d backend plugins failed to describe themselves", failed, len(entries))
 	}
 	return nil
+}
+
+// writeBackendsTable prints one row per backend, then what each one
+// computes with on this machine.
+func writeBackendsTable(w io.Writer, entries []backendEntry) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "BACKEND\tVERSION\tARCHITECTURES\tDTYPES\tINTERVENTIONS")
+	var compute []string
+	for _, e := range entries {
+		if e.Error != "" {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\terror: %s\n", e.Name, pluginFirstLine(e.Error))
+			continue
+		}
+		c := e.Capabilities
+		kinds := make([]string, len(c.InterventionKinds))
+		for i, k := range c.InterventionKinds {
+			kinds[i] = string(k)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, c.Version, strings.Join(c.Architectures, ","),
+			strings.Join(c.DTypes, ","), strings.Join(kinds, ","))
+		if c.Compute != "" {
+			compute = append(compute, e.Name+" computes with "+c.Compute)
+		}
+	}
+	tw.Flush()
+	if len(compute) > 0 {
+		fmt.Fprintln(w)
+		for _, line := range compute {
+			fmt.Fprintln(w, line)
+		}
+	}
 }

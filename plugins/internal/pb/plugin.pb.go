@@ -651,8 +651,12 @@ type BackendCapabilities struct {
 	Dtypes            *StringList            `protobuf:"bytes,4,opt,name=dtypes,proto3" json:"dtypes,omitempty"`
 	InterventionKinds *StringList            `protobuf:"bytes,5,opt,name=intervention_kinds,json=interventionKinds,proto3" json:"intervention_kinds,omitempty"`
 	Model             *ModelInfo             `protobuf:"bytes,6,opt,name=model,proto3" json:"model,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// What does the math on this machine and how it was chosen, e.g.
+	// "OpenBLAS 0.3.21, Cooperlake kernels (chosen by memscope: ...)"; "" when
+	// the backend does not say. Informational: not part of any cache key.
+	Compute       string `protobuf:"bytes,7,opt,name=compute,proto3" json:"compute,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BackendCapabilities) Reset() {
@@ -725,6 +729,13 @@ func (x *BackendCapabilities) GetModel() *ModelInfo {
 		return x.Model
 	}
 	return nil
+}
+
+func (x *BackendCapabilities) GetCompute() string {
+	if x != nil {
+		return x.Compute
+	}
+	return ""
 }
 
 type LoadRequest struct {
@@ -2728,14 +2739,15 @@ const file_plugin_proto_rawDesc = "" +
 	"executable\"Y\n" +
 	"\fIntervention\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x125\n" +
-	"\x06blocks\x18\x02 \x01(\v2\x1d.memscope.plugin.v1.Int64ListR\x06blocks\"\xc5\x02\n" +
+	"\x06blocks\x18\x02 \x01(\v2\x1d.memscope.plugin.v1.Int64ListR\x06blocks\"\xdf\x02\n" +
 	"\x13BackendCapabilities\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12D\n" +
 	"\rarchitectures\x18\x03 \x01(\v2\x1e.memscope.plugin.v1.StringListR\rarchitectures\x126\n" +
 	"\x06dtypes\x18\x04 \x01(\v2\x1e.memscope.plugin.v1.StringListR\x06dtypes\x12M\n" +
 	"\x12intervention_kinds\x18\x05 \x01(\v2\x1e.memscope.plugin.v1.StringListR\x11interventionKinds\x123\n" +
-	"\x05model\x18\x06 \x01(\v2\x1d.memscope.plugin.v1.ModelInfoR\x05model\"y\n" +
+	"\x05model\x18\x06 \x01(\v2\x1d.memscope.plugin.v1.ModelInfoR\x05model\x12\x18\n" +
+	"\acompute\x18\a \x01(\tR\acompute\"y\n" +
 	"\vLoadRequest\x12\x1b\n" +
 	"\tmodel_dir\x18\x01 \x01(\tR\bmodelDir\x12\x14\n" +
 	"\x05dtype\x18\x02 \x01(\tR\x05dtype\x12\x18\n" +

@@ -84,6 +84,7 @@ func (b *Backend) Capabilities(context.Context) (plugins.Capabilities, error) {
 		DTypes:            []string{}, // empty, not nil: must stay so
 		InterventionKinds: append([]intervention.Kind(nil), intervention.Kinds...),
 		Model:             model,
+		Compute:           "fake BLAS, naive kernels (chosen by the test)",
 	}, nil
 }
 

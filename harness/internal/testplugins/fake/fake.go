@@ -88,6 +88,7 @@ func (b *Backend) Capabilities(context.Context) (plugins.Capabilities, error) {
 		DTypes:            []string{"float32", "float16"},
 		InterventionKinds: []intervention.Kind{intervention.AttnShortCircuit, intervention.AttnZero},
 		Model:             b.model,
+		Compute:           "fake kernels",
 	}, nil
 }
 
