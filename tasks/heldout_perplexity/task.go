@@ -78,7 +78,7 @@ func load(opts plugins.TaskOptions, announce bool) (*corpus, error) {
 	if err != nil {
 		return nil, err
 	}
-	iters, err := o.Int("bootstrap_iters", 0)
+	iters, err := o.BootstrapIters()
 	if err != nil {
 		return nil, err
 	}

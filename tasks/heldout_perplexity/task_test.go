@@ -145,6 +145,7 @@ func TestBadInput(t *testing.T) {
 		{"glob no match", map[string]string{"data": filepath.Join(dir, "*.text")}, "no files match"},
 		{"one-token windows", map[string]string{"data": writeNPY(t, [][]int32{{1}, {2}})}, "heldout.npy row 0: 1 tokens; a window needs at least 2"},
 		{"bad iters", map[string]string{"data": empty, "bootstrap_iters": "-1"}, "bootstrap_iters=-1: must be at least 0"},
+		{"huge iters", map[string]string{"data": empty, "bootstrap_iters": "100000000000"}, "bootstrap_iters=100000000000: too large; give at most 1000000"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"embed"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -74,10 +75,16 @@ func split(text string) (ctx, cont string) {
 	return text[:i], " " + text[i+1:]
 }
 
-func (t task) docs(opts plugins.TaskOptions, announce bool) ([]doc, taskkit.Options, error) {
+func (t task) docs(opts plugins.TaskOptions, announce bool) ([]doc, int, error) {
 	o, err := taskkit.ParseOptions(name, t.options(), opts.Options)
 	if err != nil {
-		return nil, o, err
+		return nil, 0, err
+	}
+	// Every option is checked here, so Requests refuses a bad value
+	// before any model work.
+	iters, err := o.BootstrapIters()
+	if err != nil {
+		return nil, 0, err
 	}
 	var all []doc
 	err = dataset.Source(o, announce).EachJSONLine(func(_ int, obj taskkit.JSONObject) error {
@@ -85,22 +92,28 @@ func (t task) docs(opts plugins.TaskOptions, announce bool) ([]doc, taskkit.Opti
 		if err != nil {
 			return err
 		}
+		if strings.TrimSpace(text) == "" {
+			return fmt.Errorf("empty \"text\": a LAMBADA passage needs words (its last word is what the model must predict)")
+		}
+		if strings.HasSuffix(text, " ") {
+			return fmt.Errorf("\"text\" ends in a space: there is no last word to predict (strip trailing spaces)")
+		}
 		ctx, cont := split(text)
 		all = append(all, doc{index: len(all), ctx: ctx, cont: cont})
 		return nil
 	})
 	if err != nil {
-		return nil, o, err
+		return nil, 0, err
 	}
 	idx, err := taskkit.SelectDocs(name, len(all), opts)
 	if err != nil {
-		return nil, o, err
+		return nil, 0, err
 	}
 	sel := make([]doc, len(idx))
 	for i, j := range idx {
 		sel[i] = all[j]
 	}
-	return sel, o, nil
+	return sel, iters, nil
 }
 
 func requests(docs []doc) []plugins.Request {
@@ -122,11 +135,7 @@ func (t task) Requests(_ context.Context, opts plugins.TaskOptions) ([]plugins.R
 
 // Score implements plugins.Task.
 func (t task) Score(_ context.Context, opts plugins.TaskOptions, reqs []plugins.Request, resps []plugins.Response) (plugins.Scores, error) {
-	docs, o, err := t.docs(opts, false)
-	if err != nil {
-		return plugins.Scores{}, err
-	}
-	iters, err := o.Int("bootstrap_iters", 0)
+	docs, iters, err := t.docs(opts, false)
 	if err != nil {
 		return plugins.Scores{}, err
 	}

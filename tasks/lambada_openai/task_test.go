@@ -110,3 +110,27 @@ func TestBadInput(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `l.jsonl:2: missing field "text"`)
 }
+
+// Every option and every passage is checked when the requests are built,
+// before any model work: huge or negative bootstrap_iters (a makeslice
+// panic; refused only in Score, after the backend ran), and passages with
+// no last word (scored as the continuation " ").
+func TestBadOptionsAndPassagesFailInRequests(t *testing.T) {
+	for _, c := range []struct{ iters, want string }{
+		{"9223372036854775807", "lambada_openai.bootstrap_iters=9223372036854775807: too large; give at most 1000000"},
+		{"-5", "lambada_openai.bootstrap_iters=-5: must be at least 0"},
+	} {
+		_, err := task{}.Requests(context.Background(), plugins.TaskOptions{Limit: 2, Options: map[string]string{"bootstrap_iters": c.iters}})
+		assert.ErrorContains(t, err, c.want)
+	}
+	for _, c := range []struct{ line, want string }{
+		{`{"text": ""}`, `l.jsonl:2: empty "text"`},
+		{`{"text": "   "}`, `l.jsonl:2: empty "text"`},
+		{`{"text": "a b "}`, `l.jsonl:2: "text" ends in a space`},
+	} {
+		p := filepath.Join(t.TempDir(), "l.jsonl")
+		require.NoError(t, os.WriteFile(p, []byte("{\"text\": \"a b\"}\n"+c.line+"\n"), 0o644))
+		_, err := task{}.Requests(context.Background(), plugins.TaskOptions{Options: map[string]string{"data": p}})
+		assert.ErrorContains(t, err, c.want)
+	}
+}

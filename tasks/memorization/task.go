@@ -39,7 +39,7 @@ type task struct{}
 func (task) Describe(context.Context) (plugins.TaskInfo, error) {
 	return plugins.TaskInfo{
 		Name:       name,
-		Version:    "2", // 2: a null group_by value groups as "null", not ""
+		Version:    "3", // 2: a null group_by value groups as "null", not ""; 3: NaN matches for a generation whose distribution went NaN
 		OutputType: plugins.OutputGenerateTokens,
 		Category:   plugins.CategoryMemorization,
 		Metrics: []plugins.MetricInfo{
@@ -184,6 +184,12 @@ func (task) Score(_ context.Context, opts plugins.TaskOptions, reqs []plugins.Re
 			em[i] = 1
 		}
 		acc[i] = float64(same) / float64(len(s.suffix))
+		if undefinedStep(gen.Entropies) {
+			// A step's distribution went NaN (a non-finite forward pass):
+			// its "greedy" token means nothing, and neither do the
+			// matches; NaN shows it where a 0 would hide it.
+			em[i], acc[i] = math.NaN(), math.NaN()
+		}
 		for _, e := range roll.Entropies {
 			ent[i] += float64(e)
 		}
@@ -209,6 +215,17 @@ func (task) Score(_ context.Context, opts plugins.TaskOptions, reqs []plugins.Re
 		}
 	}
 	return out, nil
+}
+
+// undefinedStep reports whether a generation took a token from an
+// undefined (NaN-entropy) distribution.
+func undefinedStep(entropies []float32) bool {
+	for _, e := range entropies {
+		if e != e {
+			return true
+		}
+	}
+	return false
 }
 
 // aggregate reports the metrics over the samples at positions idx, with

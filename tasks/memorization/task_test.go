@@ -322,3 +322,36 @@ func TestBadInput(t *testing.T) {
 		assert.ErrorContains(t, err, "score got 1 responses for 2 requests")
 	})
 }
+
+// Huge start/prefix_len/suffix_len are refused with their bound: their sum
+// wrapped negative and sliced out of range (a panic).
+func TestHugeLengthsAreRefused(t *testing.T) {
+	p := writeNPY(t, 1, "<i4", threeRows)
+	for _, opt := range []string{"start", "prefix_len", "suffix_len"} {
+		for _, v := range []string{"9223372036854775807", "9223372036854775000", "4611686018427387904"} {
+			_, err := task{}.Requests(context.Background(), plugins.TaskOptions{Options: map[string]string{"data": p, opt: v}})
+			assert.ErrorContains(t, err, "memorization."+opt+"="+v+": too large; give at most 1073741824")
+		}
+	}
+	_, err := task{}.Requests(context.Background(), plugins.TaskOptions{Options: map[string]string{
+		"data": p, "start": "1073741824", "prefix_len": "1073741824", "suffix_len": "1073741824"}})
+	assert.ErrorContains(t, err, "too few columns for start 1073741824 + prefix_len 1073741824 + suffix_len 1073741824 = 3221225472")
+}
+
+// A generation whose distribution went NaN (a non-finite forward pass)
+// scores NaN matches, not a silent 0 (or a lucky 1).
+func TestNaNGenerationScoresNaN(t *testing.T) {
+	p := writeNPY(t, 1, "<i4", threeRows)
+	opts := plugins.TaskOptions{Options: map[string]string{"data": p, "start": "1", "prefix_len": "2", "suffix_len": "3"}}
+	reqs, err := task{}.Requests(context.Background(), opts)
+	require.NoError(t, err)
+	nanGen := gen(3, 4, 5)
+	nanGen.Generate.Entropies[1] = float32(math.NaN())
+	resps := []plugins.Response{nanGen, roll(1, 1, 1), gen(13, 14, 15), roll(1, 1, 1), gen(0, 0, 0), roll(1, 1, 1)}
+	sc, err := task{}.Score(context.Background(), opts, reqs, resps)
+	require.NoError(t, err)
+	assert.True(t, math.IsNaN(sc.Docs[0].Metrics["exact_match"]))
+	assert.True(t, math.IsNaN(sc.Docs[0].Metrics["token_accuracy"]))
+	assert.Equal(t, 1.0, sc.Docs[1].Metrics["exact_match"])
+	assert.True(t, math.IsNaN(metricsByName(sc)["exact_match"].Value), "the mean over a NaN document is NaN: visible, filterable")
+}

@@ -77,17 +77,44 @@ func (o Options) String(name string) string {
 	return ""
 }
 
-// Int parses an integer option (or its default) and checks it is at least min.
+// MaxIntOption bounds every integer option: far above any real length,
+// count or index, and small enough that a few of them add up without
+// overflowing.
+const MaxIntOption = 1 << 30
+
+// Int parses an integer option (or its default) and checks it is at least
+// min and at most MaxIntOption.
 func (o Options) Int(name string, min int) (int, error) {
+	return o.IntIn(name, min, MaxIntOption)
+}
+
+// IntIn parses an integer option (or its default) and checks it is in
+// [min, max].
+func (o Options) IntIn(name string, min, max int) (int, error) {
 	raw := strings.TrimSpace(o.String(name))
 	v, err := strconv.Atoi(raw)
 	if err != nil {
+		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+			return 0, fmt.Errorf("%s.%s=%s: too large; give at most %d", o.task, name, raw, max)
+		}
 		return 0, fmt.Errorf("%s.%s=%q: not an integer", o.task, name, raw)
 	}
 	if v < min {
 		return 0, fmt.Errorf("%s.%s=%d: must be at least %d", o.task, name, v, min)
 	}
+	if v > max {
+		return 0, fmt.Errorf("%s.%s=%d: too large; give at most %d", o.task, name, v, max)
+	}
 	return v, nil
+}
+
+// MaxBootstrapIters bounds bootstrap_iters options (lm-eval uses 100000).
+const MaxBootstrapIters = 1000000
+
+// BootstrapIters parses a task's bootstrap_iters option: 0 (no standard
+// error) to MaxBootstrapIters.
+func (o Options) BootstrapIters() (int, error) {
+	return o.IntIn("bootstrap_iters", 0, MaxBootstrapIters)
 }
 
 // List splits a comma-separated option into its trimmed, non-empty parts.

@@ -224,3 +224,38 @@ func TestEachLineBOMAndInvalidUTF8(t *testing.T) {
 	err = src.EachLine(func(int, []byte) error { return nil })
 	assert.ErrorContains(t, err, "embedded:d.txt:2: not UTF-8 text")
 }
+
+// Integer options are bounded before any arithmetic: values past int64,
+// past MaxIntOption or past a stated maximum are refused with the bound.
+func TestIntOptionBounds(t *testing.T) {
+	specs := []plugins.OptionInfo{{Name: "n", Default: "32"}, {Name: "bootstrap_iters", Default: "10"}}
+	for _, c := range []struct{ n, want string }{
+		{"9223372036854775807", "mem.n=9223372036854775807: too large; give at most 1073741824"},
+		{"99999999999999999999", "mem.n=99999999999999999999: too large; give at most 1073741824"},
+		{"-99999999999999999999", "mem.n=-99999999999999999999: too large"},
+		{"1073741825", "mem.n=1073741825: too large; give at most 1073741824"},
+	} {
+		o, err := ParseOptions("mem", specs, map[string]string{"n": c.n})
+		require.NoError(t, err)
+		_, err = o.Int("n", 0)
+		assert.ErrorContains(t, err, c.want)
+	}
+	o, _ := ParseOptions("mem", specs, map[string]string{"n": "1073741824"})
+	n, err := o.Int("n", 0)
+	require.NoError(t, err)
+	assert.Equal(t, MaxIntOption, n)
+
+	for _, c := range []struct{ v, want string }{
+		{"-5", "mem.bootstrap_iters=-5: must be at least 0"},
+		{"100000000000", "mem.bootstrap_iters=100000000000: too large; give at most 1000000"},
+		{"9223372036854775807", "too large; give at most 1000000"},
+	} {
+		o, _ := ParseOptions("mem", specs, map[string]string{"bootstrap_iters": c.v})
+		_, err := o.BootstrapIters()
+		assert.ErrorContains(t, err, c.want)
+	}
+	o, _ = ParseOptions("mem", specs, nil)
+	iters, err := o.BootstrapIters()
+	require.NoError(t, err)
+	assert.Equal(t, 10, iters)
+}
