@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/memscope/memscope/intervention"
-	"github.com/memscope/memscope/plugins/internal/pb"
+	pb "github.com/memscope/memscope/plugins/proto/memscope/plugin/v1"
 )
 
 type batchClientStream = grpc.BidiStreamingClient[pb.BatchIn, pb.BatchOut]

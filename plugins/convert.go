@@ -6,7 +6,7 @@ package plugins
 
 import (
 	"github.com/memscope/memscope/intervention"
-	"github.com/memscope/memscope/plugins/internal/pb"
+	pb "github.com/memscope/memscope/plugins/proto/memscope/plugin/v1"
 )
 
 // ---------------------------------------------------------------- lists

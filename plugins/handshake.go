@@ -10,7 +10,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
-	"github.com/memscope/memscope/plugins/internal/pb"
+	pb "github.com/memscope/memscope/plugins/proto/memscope/plugin/v1"
 )
 
 // ProtocolVersion is the plugin protocol this build speaks (go-plugin's

@@ -11,7 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/memscope/memscope/intervention"
-	"github.com/memscope/memscope/plugins/internal/pb"
+	pb "github.com/memscope/memscope/plugins/proto/memscope/plugin/v1"
 )
 
 // wire marshals and unmarshals m, as a trip through gRPC does.

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/memscope/memscope/plugins/internal/pb"
+	pb "github.com/memscope/memscope/plugins/proto/memscope/plugin/v1"
 )
 
 // ---------------------------------------------------------------- host side

@@ -18,9 +18,9 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: plugin.proto
+// source: memscope/plugin/v1/plugin.proto
 
-package pb
+package pluginv1
 
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
@@ -46,7 +46,7 @@ type Int32List struct {
 
 func (x *Int32List) Reset() {
 	*x = Int32List{}
-	mi := &file_plugin_proto_msgTypes[0]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -58,7 +58,7 @@ func (x *Int32List) String() string {
 func (*Int32List) ProtoMessage() {}
 
 func (x *Int32List) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[0]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -71,7 +71,7 @@ func (x *Int32List) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Int32List.ProtoReflect.Descriptor instead.
 func (*Int32List) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{0}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *Int32List) GetValues() []int32 {
@@ -90,7 +90,7 @@ type Int64List struct {
 
 func (x *Int64List) Reset() {
 	*x = Int64List{}
-	mi := &file_plugin_proto_msgTypes[1]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -102,7 +102,7 @@ func (x *Int64List) String() string {
 func (*Int64List) ProtoMessage() {}
 
 func (x *Int64List) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[1]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -115,7 +115,7 @@ func (x *Int64List) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Int64List.ProtoReflect.Descriptor instead.
 func (*Int64List) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{1}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Int64List) GetValues() []int64 {
@@ -134,7 +134,7 @@ type FloatList struct {
 
 func (x *FloatList) Reset() {
 	*x = FloatList{}
-	mi := &file_plugin_proto_msgTypes[2]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -146,7 +146,7 @@ func (x *FloatList) String() string {
 func (*FloatList) ProtoMessage() {}
 
 func (x *FloatList) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[2]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -159,7 +159,7 @@ func (x *FloatList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FloatList.ProtoReflect.Descriptor instead.
 func (*FloatList) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{2}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *FloatList) GetValues() []float32 {
@@ -178,7 +178,7 @@ type DoubleList struct {
 
 func (x *DoubleList) Reset() {
 	*x = DoubleList{}
-	mi := &file_plugin_proto_msgTypes[3]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -190,7 +190,7 @@ func (x *DoubleList) String() string {
 func (*DoubleList) ProtoMessage() {}
 
 func (x *DoubleList) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[3]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -203,7 +203,7 @@ func (x *DoubleList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DoubleList.ProtoReflect.Descriptor instead.
 func (*DoubleList) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{3}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *DoubleList) GetValues() []float64 {
@@ -222,7 +222,7 @@ type BoolList struct {
 
 func (x *BoolList) Reset() {
 	*x = BoolList{}
-	mi := &file_plugin_proto_msgTypes[4]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -234,7 +234,7 @@ func (x *BoolList) String() string {
 func (*BoolList) ProtoMessage() {}
 
 func (x *BoolList) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[4]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -247,7 +247,7 @@ func (x *BoolList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BoolList.ProtoReflect.Descriptor instead.
 func (*BoolList) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{4}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *BoolList) GetValues() []bool {
@@ -266,7 +266,7 @@ type StringList struct {
 
 func (x *StringList) Reset() {
 	*x = StringList{}
-	mi := &file_plugin_proto_msgTypes[5]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -278,7 +278,7 @@ func (x *StringList) String() string {
 func (*StringList) ProtoMessage() {}
 
 func (x *StringList) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[5]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -291,7 +291,7 @@ func (x *StringList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StringList.ProtoReflect.Descriptor instead.
 func (*StringList) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{5}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *StringList) GetValues() []string {
@@ -310,7 +310,7 @@ type DoubleMap struct {
 
 func (x *DoubleMap) Reset() {
 	*x = DoubleMap{}
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -322,7 +322,7 @@ func (x *DoubleMap) String() string {
 func (*DoubleMap) ProtoMessage() {}
 
 func (x *DoubleMap) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -335,7 +335,7 @@ func (x *DoubleMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DoubleMap.ProtoReflect.Descriptor instead.
 func (*DoubleMap) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{6}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DoubleMap) GetValues() map[string]float64 {
@@ -354,7 +354,7 @@ type StringMap struct {
 
 func (x *StringMap) Reset() {
 	*x = StringMap{}
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -366,7 +366,7 @@ func (x *StringMap) String() string {
 func (*StringMap) ProtoMessage() {}
 
 func (x *StringMap) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -379,7 +379,7 @@ func (x *StringMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StringMap.ProtoReflect.Descriptor instead.
 func (*StringMap) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{7}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StringMap) GetValues() map[string]string {
@@ -397,7 +397,7 @@ type Empty struct {
 
 func (x *Empty) Reset() {
 	*x = Empty{}
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +409,7 @@ func (x *Empty) String() string {
 func (*Empty) ProtoMessage() {}
 
 func (x *Empty) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +422,7 @@ func (x *Empty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Empty.ProtoReflect.Descriptor instead.
 func (*Empty) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{8}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 // ListInfo announces a streamed list: its length and whether it is nil.
@@ -436,7 +436,7 @@ type ListInfo struct {
 
 func (x *ListInfo) Reset() {
 	*x = ListInfo{}
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -448,7 +448,7 @@ func (x *ListInfo) String() string {
 func (*ListInfo) ProtoMessage() {}
 
 func (x *ListInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -461,7 +461,7 @@ func (x *ListInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInfo.ProtoReflect.Descriptor instead.
 func (*ListInfo) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{9}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListInfo) GetLen() int64 {
@@ -489,7 +489,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -501,7 +501,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -514,7 +514,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{10}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Progress) GetDone() int64 {
@@ -542,7 +542,7 @@ type Identity struct {
 
 func (x *Identity) Reset() {
 	*x = Identity{}
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -554,7 +554,7 @@ func (x *Identity) String() string {
 func (*Identity) ProtoMessage() {}
 
 func (x *Identity) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -567,7 +567,7 @@ func (x *Identity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Identity.ProtoReflect.Descriptor instead.
 func (*Identity) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{11}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Identity) GetKind() string {
@@ -601,7 +601,7 @@ type Intervention struct {
 
 func (x *Intervention) Reset() {
 	*x = Intervention{}
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -613,7 +613,7 @@ func (x *Intervention) String() string {
 func (*Intervention) ProtoMessage() {}
 
 func (x *Intervention) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -626,7 +626,7 @@ func (x *Intervention) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Intervention.ProtoReflect.Descriptor instead.
 func (*Intervention) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{12}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Intervention) GetKind() string {
@@ -661,7 +661,7 @@ type BackendCapabilities struct {
 
 func (x *BackendCapabilities) Reset() {
 	*x = BackendCapabilities{}
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -673,7 +673,7 @@ func (x *BackendCapabilities) String() string {
 func (*BackendCapabilities) ProtoMessage() {}
 
 func (x *BackendCapabilities) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -686,7 +686,7 @@ func (x *BackendCapabilities) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackendCapabilities.ProtoReflect.Descriptor instead.
 func (*BackendCapabilities) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{13}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *BackendCapabilities) GetName() string {
@@ -750,7 +750,7 @@ type LoadRequest struct {
 
 func (x *LoadRequest) Reset() {
 	*x = LoadRequest{}
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -762,7 +762,7 @@ func (x *LoadRequest) String() string {
 func (*LoadRequest) ProtoMessage() {}
 
 func (x *LoadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -775,7 +775,7 @@ func (x *LoadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadRequest.ProtoReflect.Descriptor instead.
 func (*LoadRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{14}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LoadRequest) GetModelDir() string {
@@ -824,7 +824,7 @@ type ModelInfo struct {
 
 func (x *ModelInfo) Reset() {
 	*x = ModelInfo{}
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -836,7 +836,7 @@ func (x *ModelInfo) String() string {
 func (*ModelInfo) ProtoMessage() {}
 
 func (x *ModelInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -849,7 +849,7 @@ func (x *ModelInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelInfo.ProtoReflect.Descriptor instead.
 func (*ModelInfo) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{15}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ModelInfo) GetArchitecture() string {
@@ -932,7 +932,7 @@ type LoglikelihoodRequest struct {
 
 func (x *LoglikelihoodRequest) Reset() {
 	*x = LoglikelihoodRequest{}
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -944,7 +944,7 @@ func (x *LoglikelihoodRequest) String() string {
 func (*LoglikelihoodRequest) ProtoMessage() {}
 
 func (x *LoglikelihoodRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -957,7 +957,7 @@ func (x *LoglikelihoodRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoglikelihoodRequest.ProtoReflect.Descriptor instead.
 func (*LoglikelihoodRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{16}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LoglikelihoodRequest) GetContext() []byte {
@@ -986,7 +986,7 @@ type LoglikelihoodResult struct {
 
 func (x *LoglikelihoodResult) Reset() {
 	*x = LoglikelihoodResult{}
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -998,7 +998,7 @@ func (x *LoglikelihoodResult) String() string {
 func (*LoglikelihoodResult) ProtoMessage() {}
 
 func (x *LoglikelihoodResult) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1011,7 +1011,7 @@ func (x *LoglikelihoodResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoglikelihoodResult.ProtoReflect.Descriptor instead.
 func (*LoglikelihoodResult) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{17}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LoglikelihoodResult) GetLogLikelihood() float64 {
@@ -1053,7 +1053,7 @@ type RollingRequest struct {
 
 func (x *RollingRequest) Reset() {
 	*x = RollingRequest{}
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1065,7 +1065,7 @@ func (x *RollingRequest) String() string {
 func (*RollingRequest) ProtoMessage() {}
 
 func (x *RollingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1078,7 +1078,7 @@ func (x *RollingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollingRequest.ProtoReflect.Descriptor instead.
 func (*RollingRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{18}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RollingRequest) GetText() []byte {
@@ -1114,7 +1114,7 @@ type RollingResult struct {
 
 func (x *RollingResult) Reset() {
 	*x = RollingResult{}
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1126,7 +1126,7 @@ func (x *RollingResult) String() string {
 func (*RollingResult) ProtoMessage() {}
 
 func (x *RollingResult) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1139,7 +1139,7 @@ func (x *RollingResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollingResult.ProtoReflect.Descriptor instead.
 func (*RollingResult) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{19}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RollingResult) GetLogLikelihood() float64 {
@@ -1180,7 +1180,7 @@ type GenerateRequest struct {
 
 func (x *GenerateRequest) Reset() {
 	*x = GenerateRequest{}
-	mi := &file_plugin_proto_msgTypes[20]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1192,7 +1192,7 @@ func (x *GenerateRequest) String() string {
 func (*GenerateRequest) ProtoMessage() {}
 
 func (x *GenerateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[20]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1205,7 +1205,7 @@ func (x *GenerateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateRequest.ProtoReflect.Descriptor instead.
 func (*GenerateRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{20}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GenerateRequest) GetPrefix() *Int32List {
@@ -1232,7 +1232,7 @@ type GenerateResult struct {
 
 func (x *GenerateResult) Reset() {
 	*x = GenerateResult{}
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1244,7 @@ func (x *GenerateResult) String() string {
 func (*GenerateResult) ProtoMessage() {}
 
 func (x *GenerateResult) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1257,7 @@ func (x *GenerateResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateResult.ProtoReflect.Descriptor instead.
 func (*GenerateResult) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{21}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GenerateResult) GetIds() *Int32List {
@@ -1284,7 +1284,7 @@ type BatchHeader struct {
 
 func (x *BatchHeader) Reset() {
 	*x = BatchHeader{}
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1296,7 +1296,7 @@ func (x *BatchHeader) String() string {
 func (*BatchHeader) ProtoMessage() {}
 
 func (x *BatchHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1309,7 +1309,7 @@ func (x *BatchHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchHeader.ProtoReflect.Descriptor instead.
 func (*BatchHeader) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{22}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *BatchHeader) GetIntervention() *Intervention {
@@ -1338,7 +1338,7 @@ type RequestChunk struct {
 
 func (x *RequestChunk) Reset() {
 	*x = RequestChunk{}
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1350,7 +1350,7 @@ func (x *RequestChunk) String() string {
 func (*RequestChunk) ProtoMessage() {}
 
 func (x *RequestChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1363,7 +1363,7 @@ func (x *RequestChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestChunk.ProtoReflect.Descriptor instead.
 func (*RequestChunk) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{23}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RequestChunk) GetLoglikelihood() []*LoglikelihoodRequest {
@@ -1399,7 +1399,7 @@ type ResultChunk struct {
 
 func (x *ResultChunk) Reset() {
 	*x = ResultChunk{}
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1411,7 +1411,7 @@ func (x *ResultChunk) String() string {
 func (*ResultChunk) ProtoMessage() {}
 
 func (x *ResultChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +1424,7 @@ func (x *ResultChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultChunk.ProtoReflect.Descriptor instead.
 func (*ResultChunk) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{24}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ResultChunk) GetResults() *ListInfo {
@@ -1468,7 +1468,7 @@ type BatchIn struct {
 
 func (x *BatchIn) Reset() {
 	*x = BatchIn{}
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1480,7 +1480,7 @@ func (x *BatchIn) String() string {
 func (*BatchIn) ProtoMessage() {}
 
 func (x *BatchIn) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1493,7 +1493,7 @@ func (x *BatchIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchIn.ProtoReflect.Descriptor instead.
 func (*BatchIn) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{25}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *BatchIn) GetMsg() isBatchIn_Msg {
@@ -1550,7 +1550,7 @@ type BatchOut struct {
 
 func (x *BatchOut) Reset() {
 	*x = BatchOut{}
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1562,7 +1562,7 @@ func (x *BatchOut) String() string {
 func (*BatchOut) ProtoMessage() {}
 
 func (x *BatchOut) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1575,7 +1575,7 @@ func (x *BatchOut) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchOut.ProtoReflect.Descriptor instead.
 func (*BatchOut) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{26}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *BatchOut) GetMsg() isBatchOut_Msg {
@@ -1630,7 +1630,7 @@ type MetricInfo struct {
 
 func (x *MetricInfo) Reset() {
 	*x = MetricInfo{}
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1642,7 +1642,7 @@ func (x *MetricInfo) String() string {
 func (*MetricInfo) ProtoMessage() {}
 
 func (x *MetricInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1655,7 +1655,7 @@ func (x *MetricInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricInfo.ProtoReflect.Descriptor instead.
 func (*MetricInfo) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{27}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *MetricInfo) GetName() string {
@@ -1688,7 +1688,7 @@ type MetricInfoList struct {
 
 func (x *MetricInfoList) Reset() {
 	*x = MetricInfoList{}
-	mi := &file_plugin_proto_msgTypes[28]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1700,7 +1700,7 @@ func (x *MetricInfoList) String() string {
 func (*MetricInfoList) ProtoMessage() {}
 
 func (x *MetricInfoList) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[28]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1713,7 +1713,7 @@ func (x *MetricInfoList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricInfoList.ProtoReflect.Descriptor instead.
 func (*MetricInfoList) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{28}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *MetricInfoList) GetValues() []*MetricInfo {
@@ -1734,7 +1734,7 @@ type OptionInfo struct {
 
 func (x *OptionInfo) Reset() {
 	*x = OptionInfo{}
-	mi := &file_plugin_proto_msgTypes[29]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1746,7 +1746,7 @@ func (x *OptionInfo) String() string {
 func (*OptionInfo) ProtoMessage() {}
 
 func (x *OptionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[29]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1759,7 +1759,7 @@ func (x *OptionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OptionInfo.ProtoReflect.Descriptor instead.
 func (*OptionInfo) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{29}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *OptionInfo) GetName() string {
@@ -1792,7 +1792,7 @@ type OptionInfoList struct {
 
 func (x *OptionInfoList) Reset() {
 	*x = OptionInfoList{}
-	mi := &file_plugin_proto_msgTypes[30]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1804,7 +1804,7 @@ func (x *OptionInfoList) String() string {
 func (*OptionInfoList) ProtoMessage() {}
 
 func (x *OptionInfoList) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[30]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1817,7 +1817,7 @@ func (x *OptionInfoList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OptionInfoList.ProtoReflect.Descriptor instead.
 func (*OptionInfoList) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{30}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *OptionInfoList) GetValues() []*OptionInfo {
@@ -1843,7 +1843,7 @@ type TaskInfo struct {
 
 func (x *TaskInfo) Reset() {
 	*x = TaskInfo{}
-	mi := &file_plugin_proto_msgTypes[31]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1855,7 +1855,7 @@ func (x *TaskInfo) String() string {
 func (*TaskInfo) ProtoMessage() {}
 
 func (x *TaskInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[31]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1868,7 +1868,7 @@ func (x *TaskInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskInfo.ProtoReflect.Descriptor instead.
 func (*TaskInfo) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{31}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *TaskInfo) GetName() string {
@@ -1937,7 +1937,7 @@ type DocRange struct {
 
 func (x *DocRange) Reset() {
 	*x = DocRange{}
-	mi := &file_plugin_proto_msgTypes[32]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1949,7 +1949,7 @@ func (x *DocRange) String() string {
 func (*DocRange) ProtoMessage() {}
 
 func (x *DocRange) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[32]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1962,7 +1962,7 @@ func (x *DocRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DocRange.ProtoReflect.Descriptor instead.
 func (*DocRange) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{32}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DocRange) GetFirst() int64 {
@@ -1988,7 +1988,7 @@ type DocRangeList struct {
 
 func (x *DocRangeList) Reset() {
 	*x = DocRangeList{}
-	mi := &file_plugin_proto_msgTypes[33]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2000,7 +2000,7 @@ func (x *DocRangeList) String() string {
 func (*DocRangeList) ProtoMessage() {}
 
 func (x *DocRangeList) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[33]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2013,7 +2013,7 @@ func (x *DocRangeList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DocRangeList.ProtoReflect.Descriptor instead.
 func (*DocRangeList) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{33}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DocRangeList) GetValues() []*DocRange {
@@ -2035,7 +2035,7 @@ type TaskOptions struct {
 
 func (x *TaskOptions) Reset() {
 	*x = TaskOptions{}
-	mi := &file_plugin_proto_msgTypes[34]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2047,7 +2047,7 @@ func (x *TaskOptions) String() string {
 func (*TaskOptions) ProtoMessage() {}
 
 func (x *TaskOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[34]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2060,7 +2060,7 @@ func (x *TaskOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskOptions.ProtoReflect.Descriptor instead.
 func (*TaskOptions) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{34}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *TaskOptions) GetLimit() int64 {
@@ -2104,7 +2104,7 @@ type Request struct {
 
 func (x *Request) Reset() {
 	*x = Request{}
-	mi := &file_plugin_proto_msgTypes[35]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2116,7 +2116,7 @@ func (x *Request) String() string {
 func (*Request) ProtoMessage() {}
 
 func (x *Request) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[35]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2129,7 +2129,7 @@ func (x *Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Request.ProtoReflect.Descriptor instead.
 func (*Request) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{35}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Request) GetDocIndex() int64 {
@@ -2178,7 +2178,7 @@ type Response struct {
 
 func (x *Response) Reset() {
 	*x = Response{}
-	mi := &file_plugin_proto_msgTypes[36]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2190,7 +2190,7 @@ func (x *Response) String() string {
 func (*Response) ProtoMessage() {}
 
 func (x *Response) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[36]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2203,7 +2203,7 @@ func (x *Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Response.ProtoReflect.Descriptor instead.
 func (*Response) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{36}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Response) GetLoglikelihood() *LoglikelihoodResult {
@@ -2240,7 +2240,7 @@ type DocScore struct {
 
 func (x *DocScore) Reset() {
 	*x = DocScore{}
-	mi := &file_plugin_proto_msgTypes[37]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2252,7 +2252,7 @@ func (x *DocScore) String() string {
 func (*DocScore) ProtoMessage() {}
 
 func (x *DocScore) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[37]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2265,7 +2265,7 @@ func (x *DocScore) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DocScore.ProtoReflect.Descriptor instead.
 func (*DocScore) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{37}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DocScore) GetDocIndex() int64 {
@@ -2316,7 +2316,7 @@ type MetricValue struct {
 
 func (x *MetricValue) Reset() {
 	*x = MetricValue{}
-	mi := &file_plugin_proto_msgTypes[38]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2328,7 +2328,7 @@ func (x *MetricValue) String() string {
 func (*MetricValue) ProtoMessage() {}
 
 func (x *MetricValue) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[38]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2341,7 +2341,7 @@ func (x *MetricValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricValue.ProtoReflect.Descriptor instead.
 func (*MetricValue) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{38}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *MetricValue) GetName() string {
@@ -2389,7 +2389,7 @@ type RequestsChunk struct {
 
 func (x *RequestsChunk) Reset() {
 	*x = RequestsChunk{}
-	mi := &file_plugin_proto_msgTypes[39]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2401,7 +2401,7 @@ func (x *RequestsChunk) String() string {
 func (*RequestsChunk) ProtoMessage() {}
 
 func (x *RequestsChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[39]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2414,7 +2414,7 @@ func (x *RequestsChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestsChunk.ProtoReflect.Descriptor instead.
 func (*RequestsChunk) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{39}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RequestsChunk) GetRequests() *ListInfo {
@@ -2442,7 +2442,7 @@ type ScoreHeader struct {
 
 func (x *ScoreHeader) Reset() {
 	*x = ScoreHeader{}
-	mi := &file_plugin_proto_msgTypes[40]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2454,7 +2454,7 @@ func (x *ScoreHeader) String() string {
 func (*ScoreHeader) ProtoMessage() {}
 
 func (x *ScoreHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[40]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2467,7 +2467,7 @@ func (x *ScoreHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreHeader.ProtoReflect.Descriptor instead.
 func (*ScoreHeader) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{40}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ScoreHeader) GetOptions() *TaskOptions {
@@ -2503,7 +2503,7 @@ type ScoreChunk struct {
 
 func (x *ScoreChunk) Reset() {
 	*x = ScoreChunk{}
-	mi := &file_plugin_proto_msgTypes[41]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2515,7 +2515,7 @@ func (x *ScoreChunk) String() string {
 func (*ScoreChunk) ProtoMessage() {}
 
 func (x *ScoreChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[41]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2528,7 +2528,7 @@ func (x *ScoreChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreChunk.ProtoReflect.Descriptor instead.
 func (*ScoreChunk) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{41}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ScoreChunk) GetRequests() []*Request {
@@ -2558,7 +2558,7 @@ type ScoreIn struct {
 
 func (x *ScoreIn) Reset() {
 	*x = ScoreIn{}
-	mi := &file_plugin_proto_msgTypes[42]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2570,7 +2570,7 @@ func (x *ScoreIn) String() string {
 func (*ScoreIn) ProtoMessage() {}
 
 func (x *ScoreIn) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[42]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2583,7 +2583,7 @@ func (x *ScoreIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreIn.ProtoReflect.Descriptor instead.
 func (*ScoreIn) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{42}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ScoreIn) GetMsg() isScoreIn_Msg {
@@ -2639,7 +2639,7 @@ type ScoreOut struct {
 
 func (x *ScoreOut) Reset() {
 	*x = ScoreOut{}
-	mi := &file_plugin_proto_msgTypes[43]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2651,7 +2651,7 @@ func (x *ScoreOut) String() string {
 func (*ScoreOut) ProtoMessage() {}
 
 func (x *ScoreOut) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[43]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2664,7 +2664,7 @@ func (x *ScoreOut) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreOut.ProtoReflect.Descriptor instead.
 func (*ScoreOut) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{43}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ScoreOut) GetDocs() *ListInfo {
@@ -2695,11 +2695,11 @@ func (x *ScoreOut) GetMetricValues() []*MetricValue {
 	return nil
 }
 
-var File_plugin_proto protoreflect.FileDescriptor
+var File_memscope_plugin_v1_plugin_proto protoreflect.FileDescriptor
 
-const file_plugin_proto_rawDesc = "" +
+const file_memscope_plugin_v1_plugin_proto_rawDesc = "" +
 	"\n" +
-	"\fplugin.proto\x12\x12memscope.plugin.v1\"#\n" +
+	"\x1fmemscope/plugin/v1/plugin.proto\x12\x12memscope.plugin.v1\"#\n" +
 	"\tInt32List\x12\x16\n" +
 	"\x06values\x18\x01 \x03(\x05R\x06values\"#\n" +
 	"\tInt64List\x12\x16\n" +
@@ -2909,22 +2909,22 @@ const file_plugin_proto_rawDesc = "" +
 	"\x04Task\x12C\n" +
 	"\bDescribe\x12\x19.memscope.plugin.v1.Empty\x1a\x1c.memscope.plugin.v1.TaskInfo\x12P\n" +
 	"\bRequests\x12\x1f.memscope.plugin.v1.TaskOptions\x1a!.memscope.plugin.v1.RequestsChunk0\x01\x12F\n" +
-	"\x05Score\x12\x1b.memscope.plugin.v1.ScoreIn\x1a\x1c.memscope.plugin.v1.ScoreOut(\x010\x01B2Z0github.com/memscope/memscope/plugins/internal/pbb\x06proto3"
+	"\x05Score\x12\x1b.memscope.plugin.v1.ScoreIn\x1a\x1c.memscope.plugin.v1.ScoreOut(\x010\x01BHZFgithub.com/memscope/memscope/plugins/proto/memscope/plugin/v1;pluginv1b\x06proto3"
 
 var (
-	file_plugin_proto_rawDescOnce sync.Once
-	file_plugin_proto_rawDescData []byte
+	file_memscope_plugin_v1_plugin_proto_rawDescOnce sync.Once
+	file_memscope_plugin_v1_plugin_proto_rawDescData []byte
 )
 
-func file_plugin_proto_rawDescGZIP() []byte {
-	file_plugin_proto_rawDescOnce.Do(func() {
-		file_plugin_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)))
+func file_memscope_plugin_v1_plugin_proto_rawDescGZIP() []byte {
+	file_memscope_plugin_v1_plugin_proto_rawDescOnce.Do(func() {
+		file_memscope_plugin_v1_plugin_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_memscope_plugin_v1_plugin_proto_rawDesc), len(file_memscope_plugin_v1_plugin_proto_rawDesc)))
 	})
-	return file_plugin_proto_rawDescData
+	return file_memscope_plugin_v1_plugin_proto_rawDescData
 }
 
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
-var file_plugin_proto_goTypes = []any{
+var file_memscope_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_memscope_plugin_v1_plugin_proto_goTypes = []any{
 	(*Int32List)(nil),            // 0: memscope.plugin.v1.Int32List
 	(*Int64List)(nil),            // 1: memscope.plugin.v1.Int64List
 	(*FloatList)(nil),            // 2: memscope.plugin.v1.FloatList
@@ -2972,7 +2972,7 @@ var file_plugin_proto_goTypes = []any{
 	nil,                          // 44: memscope.plugin.v1.DoubleMap.ValuesEntry
 	nil,                          // 45: memscope.plugin.v1.StringMap.ValuesEntry
 }
-var file_plugin_proto_depIdxs = []int32{
+var file_memscope_plugin_v1_plugin_proto_depIdxs = []int32{
 	44, // 0: memscope.plugin.v1.DoubleMap.values:type_name -> memscope.plugin.v1.DoubleMap.ValuesEntry
 	45, // 1: memscope.plugin.v1.StringMap.values:type_name -> memscope.plugin.v1.StringMap.ValuesEntry
 	1,  // 2: memscope.plugin.v1.Intervention.blocks:type_name -> memscope.plugin.v1.Int64List
@@ -3054,20 +3054,20 @@ var file_plugin_proto_depIdxs = []int32{
 	0,  // [0:56] is the sub-list for field type_name
 }
 
-func init() { file_plugin_proto_init() }
-func file_plugin_proto_init() {
-	if File_plugin_proto != nil {
+func init() { file_memscope_plugin_v1_plugin_proto_init() }
+func file_memscope_plugin_v1_plugin_proto_init() {
+	if File_memscope_plugin_v1_plugin_proto != nil {
 		return
 	}
-	file_plugin_proto_msgTypes[25].OneofWrappers = []any{
+	file_memscope_plugin_v1_plugin_proto_msgTypes[25].OneofWrappers = []any{
 		(*BatchIn_Header)(nil),
 		(*BatchIn_Chunk)(nil),
 	}
-	file_plugin_proto_msgTypes[26].OneofWrappers = []any{
+	file_memscope_plugin_v1_plugin_proto_msgTypes[26].OneofWrappers = []any{
 		(*BatchOut_Progress)(nil),
 		(*BatchOut_Chunk)(nil),
 	}
-	file_plugin_proto_msgTypes[42].OneofWrappers = []any{
+	file_memscope_plugin_v1_plugin_proto_msgTypes[42].OneofWrappers = []any{
 		(*ScoreIn_Header)(nil),
 		(*ScoreIn_Chunk)(nil),
 	}
@@ -3075,17 +3075,17 @@ func file_plugin_proto_init() {
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_memscope_plugin_v1_plugin_proto_rawDesc), len(file_memscope_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   3,
 		},
-		GoTypes:           file_plugin_proto_goTypes,
-		DependencyIndexes: file_plugin_proto_depIdxs,
-		MessageInfos:      file_plugin_proto_msgTypes,
+		GoTypes:           file_memscope_plugin_v1_plugin_proto_goTypes,
+		DependencyIndexes: file_memscope_plugin_v1_plugin_proto_depIdxs,
+		MessageInfos:      file_memscope_plugin_v1_plugin_proto_msgTypes,
 	}.Build()
-	File_plugin_proto = out.File
-	file_plugin_proto_goTypes = nil
-	file_plugin_proto_depIdxs = nil
+	File_memscope_plugin_v1_plugin_proto = out.File
+	file_memscope_plugin_v1_plugin_proto_goTypes = nil
+	file_memscope_plugin_v1_plugin_proto_depIdxs = nil
 }

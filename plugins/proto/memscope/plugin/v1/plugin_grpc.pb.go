@@ -18,9 +18,9 @@
 // versions:
 // - protoc-gen-go-grpc v1.6.2
 // - protoc             v3.21.12
-// source: plugin.proto
+// source: memscope/plugin/v1/plugin.proto
 
-package pb
+package pluginv1
 
 import (
 	context "context"
@@ -139,7 +139,7 @@ var Plugin_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
-	Metadata: "plugin.proto",
+	Metadata: "memscope/plugin/v1/plugin.proto",
 }
 
 const (
@@ -386,7 +386,7 @@ var Backend_ServiceDesc = grpc.ServiceDesc{
 			ClientStreams: true,
 		},
 	},
-	Metadata: "plugin.proto",
+	Metadata: "memscope/plugin/v1/plugin.proto",
 }
 
 const (
@@ -572,5 +572,5 @@ var Task_ServiceDesc = grpc.ServiceDesc{
 			ClientStreams: true,
 		},
 	},
-	Metadata: "plugin.proto",
+	Metadata: "memscope/plugin/v1/plugin.proto",
 }
