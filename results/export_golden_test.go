@@ -79,7 +79,7 @@ func TestExportGolden(t *testing.T) {
 func TestExportErrors(t *testing.T) {
 	dir := tinyRun(t)
 	var buf bytes.Buffer
-	assert.EqualError(t, results.Export(&buf, dir, "cells", "csv"), `unknown table "cells" (choose metrics, docs, requests)`)
+	assert.EqualError(t, results.Export(&buf, dir, "cells", "csv"), `unknown table "cells" (choose metrics, docs, requests, comparisons)`)
 	assert.EqualError(t, results.Export(&buf, dir, "docs", "xlsx"), `unknown export format "xlsx" (choose jsonl, csv, parquet)`)
 	empty := t.TempDir()
 	out := filepath.Join(t.TempDir(), "x.parquet")
@@ -121,6 +121,10 @@ func TestExportParquetReadsBack(t *testing.T) {
 			want = len(run.Metrics)
 		case results.TableDocs:
 			want = len(run.Docs)
+		case results.TableComparisons:
+			cs, err := results.ReadComparisons(dir)
+			require.NoError(t, err)
+			want = len(cs)
 		default:
 			want = len(run.Requests)
 		}

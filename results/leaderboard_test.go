@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -19,7 +20,9 @@ import (
 
 func TestLeaderboardGolden(t *testing.T) {
 	root := t.TempDir()
-	require.NoError(t, resultstest.Write(filepath.Join(root, "sweep"), "run-1", resultstest.DefaultModels, resultstest.DefaultTasks))
+	models := slices.Clone(resultstest.DefaultModels)
+	models[0].Sets = [][]int{{4, 5}} // a set of blocks bypassed together: a row of its own
+	require.NoError(t, resultstest.Write(filepath.Join(root, "sweep"), "run-1", models, resultstest.DefaultTasks))
 	lb, err := results.LoadLeaderboard([]string{root}, results.LeaderboardOptions{})
 	require.NoError(t, err)
 	for _, f := range []struct{ format, file string }{
@@ -59,13 +62,13 @@ func TestLeaderboardPicksBlocks(t *testing.T) {
 
 	// Memorization change of block 5 on pythia: (0.0675 - 0.45) / 0.45.
 	em := py.Headline
-	assert.InDelta(t, (em.Blocks[5].Value-em.Baseline.Value)/em.Baseline.Value, py.Tradeoffs[5].MemorizationChange, 1e-12)
+	assert.InDelta(t, (em.Configs[5].Value-em.Baseline.Value)/em.Baseline.Value, py.Tradeoffs[5].MemorizationChange, 1e-12)
 	// Ability change: the mean of the main metrics' changes, NLL's sign flipped.
 	var sum float64
 	var tasks []string
 	for _, s := range py.Ability {
 		tasks = append(tasks, s.Task+"/"+s.Metric)
-		c := (s.Blocks[5].Value - s.Baseline.Value) / s.Baseline.Value
+		c := (s.Configs[5].Value - s.Baseline.Value) / s.Baseline.Value
 		if !s.HigherIsBetter {
 			c = -c
 		}
@@ -103,11 +106,11 @@ func TestLeaderboardMergesRunsAndNotesProblems(t *testing.T) {
 	}
 	// Scores of other interventions are left out, with a note.
 	multi := cells[0].Metrics[0]
-	multi.Intervention = intervention.New(intervention.AttnShortCircuit, 1, 2)
+	multi.Intervention = intervention.New(intervention.AttnZero, 1, 2)
 	newer.Metrics = append(newer.Metrics, multi)
 	// A model without a baseline.
 	lone := cells[len(cells)-1].Metrics[0]
-	lone.Model = "no-baseline"
+	lone.Model, lone.ModelHash = "no-baseline", "sha256:0123456789abcdef"
 	newer.Metrics = append(newer.Metrics, lone)
 
 	lb, err := results.BuildLeaderboard([]*results.Run{newer, old}, results.LeaderboardOptions{})
@@ -119,8 +122,8 @@ func TestLeaderboardMergesRunsAndNotesProblems(t *testing.T) {
 		}
 	}
 	assert.ElementsMatch(t, []string{"old", "new"}, py.RunIDs)
-	assert.Equal(t, "new", py.Headline.Blocks[2].RunID, "the newer run wins")
-	assert.Equal(t, "old", py.Headline.Blocks[3].RunID)
+	assert.Equal(t, "new", py.Headline.Configs[2].RunID, "the newer run wins")
+	assert.Equal(t, "old", py.Headline.Configs[3].RunID)
 	require.Len(t, lb.Notes, 3)
 	assert.Contains(t, lb.Notes[0], "more than one run")
 	assert.Contains(t, lb.Notes[1], "other interventions")
@@ -274,7 +277,8 @@ func TestLeaderboardNotesMixedRuns(t *testing.T) {
 	notes := build(map[string]string{"piqa": "p2", "memorization": "m1"}, "")
 	require.Len(t, notes, 1)
 	assert.Equal(t, "pythia-tiny: piqa comes from runs new and old, which ran it with different settings (--limit, --docs, data or options); its changes compare unlike sets", notes[0])
-	notes = build(map[string]string{"piqa": "p1", "memorization": "m1"}, "other-weights")
-	require.Len(t, notes, 1)
-	assert.Contains(t, notes[0], "pythia-tiny: runs new and old measured different weights under this name")
+	notes = build(map[string]string{"piqa": "p1", "memorization": "m1"}, "sha256:fedcba9876543210")
+	require.Len(t, notes, 2)
+	assert.Equal(t, "pythia-tiny: different weights were measured under this name (sha256:pythia-t, sha256:fedcba98); they are ranked as separate rows, labelled by hash: give the folders different names (or --model NAME=DIR) to tell them apart", notes[0])
+	assert.Equal(t, "pythia-tiny sha256:fedcba98: no baseline (intervention none) was measured, so changes cannot be computed", notes[1])
 }

@@ -1,7 +1,6 @@
 package results
 
 import (
-	"errors"
 	"fmt"
 	"image/color"
 	"io"
@@ -34,13 +33,22 @@ const FigureDPI = 150
 //   - memorization_vs_<task>_<model>.png: the paper's main figure, one per
 //     ability task: each memorization metric (exact match, token accuracy,
 //     completion entropy; one panel each) against the task's main metric,
-//     one point per short-circuited block coloured by block, the baseline
-//     marked; memorization_vs_ability_<model>.png uses the mean relative
-//     change over all ability tasks instead;
+//     one point per short-circuited block coloured by block (sets of
+//     blocks as grey diamonds), the baseline marked, every point with 95%
+//     error bars on both axes; memorization_vs_ability_<model>.png uses
+//     the mean relative change over all ability tasks instead;
 //   - per_block.png: every metric against the short-circuited block, one
-//     line per model, each model's baseline as a dashed line;
+//     line per model with its 95% band, each model's baseline as a dashed
+//     line with its band;
 //   - accuracy_drop_by_category.png: the mean relative drop of accuracy per
-//     block, language tasks vs reasoning tasks, one panel per model.
+//     block, language tasks vs reasoning tasks, one panel per model, with
+//     95% error bars.
+//
+// Error bars of a value are ±1.96 standard errors (the metrics table's
+// stderr); those of a relative change come from the paired comparison
+// with the baseline (its bootstrap interval over |baseline|), combined
+// over tasks as independent (root of the summed squares, over their
+// number).
 //
 // Figures the run has no data for are skipped; a run with no baseline or
 // no single-block short-circuit results is an error.
@@ -55,18 +63,18 @@ func Plot(run *Run, outDir string, opt LeaderboardOptions) ([]string, error) {
 	verb := kindVerb(lb.Kind)
 	var models []ModelBoard
 	for _, m := range lb.Models {
-		if len(m.Blocks) > 0 {
+		if len(m.Configs) > 0 {
 			models = append(models, coreMemorizationOnly(m))
 		}
 	}
 	if len(models) == 0 {
-		return nil, fmt.Errorf("nothing to plot in %s: the run has no results with single blocks %s (run memscope run with --interventions attn-sc:each)", run.Dir, verb)
-	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return nil, fmt.Errorf("create figure directory: %w", err)
+		return nil, fmt.Errorf("nothing to plot in %s: the run has no results with blocks %s (run memscope run with --interventions attn-sc:each)", run.Dir, verb)
 	}
 	var paths []string
 	save := func(name string, w, h vg.Length, drawFn func(dc draw.Canvas) error) error {
+		if err := os.MkdirAll(outDir, 0o755); err != nil {
+			return fmt.Errorf("create figure directory: %w", err)
+		}
 		path := filepath.Join(outDir, name)
 		if err := saveFigure(path, w, h, drawFn); err != nil {
 			return fmt.Errorf("figure %s: %w", name, err)
@@ -83,20 +91,24 @@ func Plot(run *Run, outDir string, opt LeaderboardOptions) ([]string, error) {
 			if !a.Baseline.Present {
 				continue
 			}
-			xs := make([]float64, len(m.Blocks))
+			xs := make([]float64, len(m.Configs))
+			xerr := make([]float64, len(m.Configs))
 			varies := false
-			for i := range m.Blocks {
-				xs[i] = nan(a.Blocks[i])
+			for i := range m.Configs {
+				xs[i] = nan(a.Configs[i])
+				xerr[i] = halfWidth(a.Configs[i])
 				varies = varies || xs[i] != a.Baseline.Value
 			}
 			if !varies {
 				continue // e.g. a benchmark the model always fails: nothing to see
 			}
 			ax := abilityAxis{
-				label:    fmt.Sprintf("%s %s (%s is better)", a.Task, a.Metric, betterWord(a.HigherIsBetter)),
-				short:    a.Task + " " + a.Metric,
-				xs:       xs,
-				baseline: a.Baseline.Value,
+				label:       fmt.Sprintf("%s %s (%s is better)", a.Task, a.Metric, betterWord(a.HigherIsBetter)),
+				short:       a.Task + " " + a.Metric,
+				xs:          xs,
+				xerr:        xerr,
+				baseline:    a.Baseline.Value,
+				baselineErr: halfWidth(a.Baseline),
 			}
 			name := fmt.Sprintf("memorization_vs_%s_%s.png", slug(a.Task), slugs[mi])
 			w, h := memFigureSize(len(m.Memorization))
@@ -111,15 +123,18 @@ func Plot(run *Run, outDir string, opt LeaderboardOptions) ([]string, error) {
 			}
 		}
 		if len(tasks) > 1 {
-			xs := make([]float64, len(m.Blocks))
+			xs := make([]float64, len(m.Configs))
+			xerr := make([]float64, len(m.Configs))
 			for i, t := range m.Tradeoffs {
 				xs[i] = 100 * t.AbilityChange
+				xerr[i] = 100 * m.abilityChangeHalfWidth(i, opt.AbilityTasks)
 			}
 			label := fmt.Sprintf("mean ability change over %d tasks, %% (higher is better)", len(tasks))
 			ax := abilityAxis{
 				label:    label,
 				short:    "mean ability change over " + strings.Join(tasks, ", "),
 				xs:       xs,
+				xerr:     xerr,
 				baseline: 0,
 			}
 			w, h := memFigureSize(len(m.Memorization))
@@ -128,18 +143,24 @@ func Plot(run *Run, outDir string, opt LeaderboardOptions) ([]string, error) {
 			}
 		}
 	}
-	panels := perBlockPanels(models)
+	var single []ModelBoard
+	for _, m := range models {
+		if sm := singleBlocksOnly(m); len(sm.Configs) > 0 {
+			single = append(single, sm)
+		}
+	}
+	panels := perBlockPanels(single)
 	if len(panels) > 0 {
 		cols := min(3, len(panels))
 		rows := (len(panels) + cols - 1) / cols
 		w := vg.Length(cols)*4.6*vg.Inch + 0.2*vg.Inch
 		h := vg.Length(rows)*3.5*vg.Inch + 0.6*vg.Inch
-		if err := save("per_block.png", w, h, func(dc draw.Canvas) error { return drawPerBlock(dc, models, panels, cols, rows, verb) }); err != nil {
+		if err := save("per_block.png", w, h, func(dc draw.Canvas) error { return drawPerBlock(dc, single, panels, cols, rows, verb) }); err != nil {
 			return paths, err
 		}
 	}
 	var withCats []ModelBoard
-	for _, m := range models {
+	for _, m := range single {
 		if len(categoryDrops(m).cats) > 0 {
 			withCats = append(withCats, m)
 		}
@@ -156,7 +177,7 @@ func Plot(run *Run, outDir string, opt LeaderboardOptions) ([]string, error) {
 		}
 	}
 	if len(paths) == 0 {
-		return nil, errors.New("nothing to plot: the run has neither memorization nor ability scores with a baseline")
+		return nil, fmt.Errorf("nothing to plot in %s: the figures need memorization and ability scores with a baseline, or single blocks %s (memscope run --interventions attn-sc:each)", run.Dir, verb)
 	}
 	return paths, nil
 }
@@ -411,8 +432,93 @@ func expandRange(a *plot.Axis, frac float64) {
 
 type abilityAxis struct {
 	label, short string
-	xs           []float64 // per block, aligned with the model's Blocks
+	xs           []float64 // per configuration, aligned with the model's Configs
+	xerr         []float64 // half-widths of the 95% intervals of xs (NaN: none)
 	baseline     float64
+	baselineErr  float64
+}
+
+// z95 is the normal quantile of a two-sided 95% interval.
+const z95 = 1.959963984540054
+
+// halfWidth is the half-width of a score's 95% interval from its standard
+// error; NaN without one.
+func halfWidth(s Score) float64 {
+	if !s.Present || math.IsNaN(s.Stderr) || math.IsInf(s.Stderr, 0) {
+		return math.NaN()
+	}
+	return z95 * s.Stderr
+}
+
+// changeHalfWidth is the half-width of the 95% interval of a relative
+// change: from the paired comparison when there is one, else from both
+// standard errors as if independent.
+func changeHalfWidth(s Series, i int) float64 {
+	if lo, hi := s.ChangeInterval(i); !math.IsNaN(lo) {
+		return (hi - lo) / 2
+	}
+	v := s.Configs[i]
+	if !v.Present || !s.Baseline.Present || s.Baseline.Value == 0 {
+		return math.NaN()
+	}
+	return z95 * math.Hypot(v.Stderr, s.Baseline.Stderr) / math.Abs(s.Baseline.Value)
+}
+
+// abilityChangeHalfWidth is the half-width of the 95% interval of the mean
+// ability change of configuration i: the tasks' half-widths combined as
+// independent, sqrt(Σ h²)/k.
+func (m *ModelBoard) abilityChangeHalfWidth(i int, tasks []string) float64 {
+	ss, k := 0.0, 0
+	for _, s := range m.Ability {
+		if len(tasks) > 0 && !slices.Contains(tasks, s.Task) {
+			continue
+		}
+		if math.IsNaN(s.goodChange(i)) {
+			continue
+		}
+		h := changeHalfWidth(s, i)
+		if math.IsNaN(h) {
+			return math.NaN()
+		}
+		ss += h * h
+		k++
+	}
+	if k == 0 {
+		return math.NaN()
+	}
+	return math.Sqrt(ss) / float64(k)
+}
+
+// singleBlocksOnly keeps the configurations of one block (the block axis
+// of the per-block and category figures has no place for sets of blocks).
+func singleBlocksOnly(m ModelBoard) ModelBoard {
+	var keep []int
+	for i, c := range m.Configs {
+		if _, ok := c.Block(); ok {
+			keep = append(keep, i)
+		}
+	}
+	pick := func(ss []Series) []Series {
+		out := make([]Series, len(ss))
+		for k, s := range ss {
+			s.Configs = make([]Score, len(keep))
+			for j, i := range keep {
+				s.Configs[j] = ss[k].Configs[i]
+			}
+			out[k] = s
+		}
+		return out
+	}
+	out := m
+	out.Configs = make([]Config, len(keep))
+	out.Tradeoffs = make([]Tradeoff, len(keep))
+	for j, i := range keep {
+		out.Configs[j] = m.Configs[i]
+		out.Tradeoffs[j] = m.Tradeoffs[i]
+	}
+	out.Memorization, out.Ability, out.Other = pick(m.Memorization), pick(m.Ability), pick(m.Other)
+	out.Headline = nil
+	return out
 }
 
 func memFigureSize(panels int) (vg.Length, vg.Length) {
@@ -428,12 +534,22 @@ func memMetricTitle(s Series) string {
 }
 
 func drawMemorizationFigure(dc draw.Canvas, m ModelBoard, ax abilityAxis, verb string) error {
-	lo, hi := m.Blocks[0], m.Blocks[len(m.Blocks)-1]
+	lo, hi := 0, 0
+	if len(m.Blocks) > 0 {
+		lo, hi = m.Blocks[0], m.Blocks[len(m.Blocks)-1]
+	}
+	what := fmt.Sprintf("each point is one %s block (colour and label = block number)", verb)
+	if len(m.Blocks) < len(m.Configs) {
+		what += "; grey diamonds: sets of blocks " + verb + " together"
+	}
 	body := drawTitle(dc,
-		fmt.Sprintf("%s: memorization vs %s, attention of one block %s at a time", m.Model, ax.short, verb),
-		fmt.Sprintf("each point is one %s block (colour and label = block number); black square and dotted lines: the unmodified model (baseline)", verb))
+		fmt.Sprintf("%s: memorization vs %s, attention of one block %s at a time", m.Label, ax.short, verb),
+		what+"; black square and dotted lines: the unmodified model (baseline); bars: 95% intervals")
 	barW := 1.0 * vg.Inch
 	panelArea := body
+	if len(m.Blocks) == 0 {
+		barW = 0
+	}
 	panelArea.Max.X -= barW
 	n := len(m.Memorization)
 	plots := make([][]*plot.Plot, 1)
@@ -445,14 +561,25 @@ func drawMemorizationFigure(dc draw.Canvas, m ModelBoard, ax abilityAxis, verb s
 		var pts plotter.XYs
 		var labels []string
 		var colors []color.Color
-		for i, b := range m.Blocks {
-			x, y := ax.xs[i], nan(s.Blocks[i])
+		var shapes []draw.GlyphDrawer
+		var bars errorBars
+		for i, c := range m.Configs {
+			x, y := ax.xs[i], nan(s.Configs[i])
 			if math.IsNaN(x) || math.IsNaN(y) || math.IsInf(x, 0) || math.IsInf(y, 0) {
 				continue
 			}
 			pts = append(pts, plotter.XY{X: x, Y: y})
-			labels = append(labels, strconv.Itoa(b))
-			colors = append(colors, blockColor(b, lo, hi))
+			labels = append(labels, c.Label)
+			clr := color.Color(colorMulti)
+			var shape draw.GlyphDrawer = draw.PyramidGlyph{}
+			if b, ok := c.Block(); ok {
+				clr, shape = blockColor(b, lo, hi), draw.CircleGlyph{}
+			} else {
+				shape = diamondGlyph{}
+			}
+			colors = append(colors, clr)
+			shapes = append(shapes, shape)
+			bars = append(bars, errorBar{x: x, y: y, dx: ax.xerr[i], dy: halfWidth(s.Configs[i]), color: clr})
 		}
 		if len(pts) > 0 {
 			sc, err := plotter.NewScatter(pts)
@@ -460,16 +587,15 @@ func drawMemorizationFigure(dc draw.Canvas, m ModelBoard, ax abilityAxis, verb s
 				return err
 			}
 			sc.GlyphStyleFunc = func(i int) draw.GlyphStyle {
-				return draw.GlyphStyle{Color: colors[i], Radius: 4.5, Shape: draw.CircleGlyph{}}
+				return draw.GlyphStyle{Color: colors[i], Radius: 4.5, Shape: shapes[i]}
 			}
-			ring, _ := plotter.NewScatter(pts)
-			ring.GlyphStyle = draw.GlyphStyle{Color: color.RGBA{0x30, 0x30, 0x30, 0xff}, Radius: 4.5, Shape: draw.RingGlyph{}}
 			lst := textStyle(8)
 			lst.Color = colorMuted
-			p.Add(sc, ring, blockLabels{pts: pts, labels: labels, style: lst, radius: 4.5})
+			p.Add(bars, sc, outlines{pts: pts, shapes: shapes, radius: 4.5}, blockLabels{pts: pts, labels: labels, style: lst, radius: 4.5})
 		}
 		if s.Baseline.Present && !math.IsNaN(ax.baseline) {
 			p.Add(crosshair{x: ax.baseline, y: s.Baseline.Value})
+			p.Add(errorBars{{x: ax.baseline, y: s.Baseline.Value, dx: ax.baselineErr, dy: halfWidth(s.Baseline), color: color.Black}})
 			bp := plotter.XYs{{X: ax.baseline, Y: s.Baseline.Value}}
 			base, _ := plotter.NewScatter(bp)
 			base.GlyphStyle = draw.GlyphStyle{Color: color.Black, Radius: 5, Shape: draw.BoxGlyph{}}
@@ -487,9 +613,211 @@ func drawMemorizationFigure(dc draw.Canvas, m ModelBoard, ax abilityAxis, verb s
 	for i, p := range plots[0] {
 		p.Draw(canvases[0][i])
 	}
+	if len(m.Blocks) == 0 {
+		return nil
+	}
 	bar := body
 	bar.Min.X = body.Max.X - barW
 	return drawBlockBar(padded(bar, 0.5*vg.Inch, 0.15*vg.Inch, 0.6*vg.Inch, 0.3*vg.Inch), m.Blocks)
+}
+
+// colorMulti colours the points of sets of blocks.
+var colorMulti = color.RGBA{0x99, 0x99, 0x99, 0xff}
+
+// diamondGlyph is a filled diamond (gonum has only its outline).
+type diamondGlyph struct{}
+
+func (diamondGlyph) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point) {
+	c.SetLineStyle(draw.LineStyle{Color: sty.Color, Width: vg.Points(0.5)})
+	r := sty.Radius * 1.25
+	var p vg.Path
+	p.Move(vg.Point{X: pt.X, Y: pt.Y + r})
+	p.Line(vg.Point{X: pt.X + r, Y: pt.Y})
+	p.Line(vg.Point{X: pt.X, Y: pt.Y - r})
+	p.Line(vg.Point{X: pt.X - r, Y: pt.Y})
+	p.Close()
+	c.SetColor(sty.Color)
+	c.Fill(p)
+}
+
+// outlines rings each point in dark grey, in its own shape.
+type outlines struct {
+	pts    plotter.XYs
+	shapes []draw.GlyphDrawer
+	radius vg.Length
+}
+
+func (o outlines) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, trY := p.Transforms(&c)
+	dark := color.RGBA{0x30, 0x30, 0x30, 0xff}
+	for i, pt := range o.pts {
+		at := vg.Point{X: trX(pt.X), Y: trY(pt.Y)}
+		if _, ok := o.shapes[i].(diamondGlyph); ok {
+			r := o.radius * 1.25
+			var path vg.Path
+			path.Move(vg.Point{X: at.X, Y: at.Y + r})
+			path.Line(vg.Point{X: at.X + r, Y: at.Y})
+			path.Line(vg.Point{X: at.X, Y: at.Y - r})
+			path.Line(vg.Point{X: at.X - r, Y: at.Y})
+			path.Close()
+			c.SetLineStyle(draw.LineStyle{Color: dark, Width: vg.Points(0.8)})
+			c.Stroke(path)
+			continue
+		}
+		c.DrawGlyph(draw.GlyphStyle{Color: dark, Radius: o.radius, Shape: draw.RingGlyph{}}, at)
+	}
+}
+
+// errorBar is a point's 95% interval on each axis (half-widths; NaN: none).
+type errorBar struct {
+	x, y, dx, dy float64
+	color        color.Color
+}
+
+// errorBars draws error bars with small caps, lighter than their points.
+type errorBars []errorBar
+
+func (eb errorBars) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, trY := p.Transforms(&c)
+	const capLen = 2.5
+	for _, e := range eb {
+		sty := draw.LineStyle{Color: lighten(e.color, 0.35), Width: vg.Points(1)}
+		x, y := trX(e.x), trY(e.y)
+		if ok(e.dy) && e.dy > 0 {
+			y0, y1 := trY(e.y-e.dy), trY(e.y+e.dy)
+			c.StrokeLine2(sty, x, y0, x, y1)
+			c.StrokeLine2(sty, x-capLen, y0, x+capLen, y0)
+			c.StrokeLine2(sty, x-capLen, y1, x+capLen, y1)
+		}
+		if ok(e.dx) && e.dx > 0 {
+			x0, x1 := trX(e.x-e.dx), trX(e.x+e.dx)
+			c.StrokeLine2(sty, x0, y, x1, y)
+			c.StrokeLine2(sty, x0, y-capLen, x0, y+capLen)
+			c.StrokeLine2(sty, x1, y-capLen, x1, y+capLen)
+		}
+	}
+}
+
+// DataRange makes the axes hold the bars' ends.
+func (eb errorBars) DataRange() (xmin, xmax, ymin, ymax float64) {
+	xmin, ymin = math.Inf(1), math.Inf(1)
+	xmax, ymax = math.Inf(-1), math.Inf(-1)
+	for _, e := range eb {
+		dx, dy := e.dx, e.dy
+		if !ok(dx) {
+			dx = 0
+		}
+		if !ok(dy) {
+			dy = 0
+		}
+		xmin, xmax = math.Min(xmin, e.x-dx), math.Max(xmax, e.x+dx)
+		ymin, ymax = math.Min(ymin, e.y-dy), math.Max(ymax, e.y+dy)
+	}
+	return xmin, xmax, ymin, ymax
+}
+
+func ok(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// lighten mixes a colour with white.
+func lighten(c color.Color, f float64) color.Color {
+	r, g, b, _ := c.RGBA()
+	mix := func(v uint32) uint8 { return uint8(math.Round(float64(v>>8) + f*(255-float64(v>>8)))) }
+	return color.RGBA{mix(r), mix(g), mix(b), 0xff}
+}
+
+// barErrors draws vertical 95% error bars on bars shifted by offset
+// (a bar chart's Offset, in figure units).
+type barErrors struct {
+	xs, ys, errs []float64
+	offset       vg.Length
+}
+
+func (eb barErrors) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, trY := p.Transforms(&c)
+	sty := draw.LineStyle{Color: colorText, Width: vg.Points(0.9)}
+	const capLen = 2
+	for i, x := range eb.xs {
+		px := trX(x) + eb.offset
+		y0, y1 := trY(eb.ys[i]-eb.errs[i]), trY(eb.ys[i]+eb.errs[i])
+		c.StrokeLine2(sty, px, y0, px, y1)
+		c.StrokeLine2(sty, px-capLen, y0, px+capLen, y0)
+		c.StrokeLine2(sty, px-capLen, y1, px+capLen, y1)
+	}
+}
+
+func (eb barErrors) DataRange() (xmin, xmax, ymin, ymax float64) {
+	xmin, ymin = math.Inf(1), math.Inf(1)
+	xmax, ymax = math.Inf(-1), math.Inf(-1)
+	for i, x := range eb.xs {
+		xmin, xmax = math.Min(xmin, x), math.Max(xmax, x)
+		ymin, ymax = math.Min(ymin, eb.ys[i]-eb.errs[i]), math.Max(ymax, eb.ys[i]+eb.errs[i])
+	}
+	return xmin, xmax, ymin, ymax
+}
+
+// band fills the area between lo and hi along xs, translucent.
+type band struct {
+	xs, lo, hi []float64
+	color      color.Color
+	alpha      uint8 // 0: 0x38
+}
+
+func (b band) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, trY := p.Transforms(&c)
+	var path vg.Path
+	n := 0
+	for i, x := range b.xs {
+		if !ok(b.lo[i]) || !ok(b.hi[i]) {
+			continue
+		}
+		pt := vg.Point{X: trX(x), Y: trY(b.hi[i])}
+		if n == 0 {
+			path.Move(pt)
+		} else {
+			path.Line(pt)
+		}
+		n++
+	}
+	if n < 2 {
+		return
+	}
+	for i := len(b.xs) - 1; i >= 0; i-- {
+		if ok(b.lo[i]) && ok(b.hi[i]) {
+			path.Line(vg.Point{X: trX(b.xs[i]), Y: trY(b.lo[i])})
+		}
+	}
+	path.Close()
+	r, g, bl, _ := b.color.RGBA()
+	a := b.alpha
+	if a == 0 {
+		a = 0x38
+	}
+	c.SetColor(color.NRGBA{uint8(r >> 8), uint8(g >> 8), uint8(bl >> 8), a})
+	c.Fill(path)
+}
+
+// drawable reports whether the band has two points with intervals.
+func (b band) drawable() bool {
+	n := 0
+	for i := range b.xs {
+		if ok(b.lo[i]) && ok(b.hi[i]) {
+			n++
+		}
+	}
+	return n >= 2
+}
+
+func (b band) DataRange() (xmin, xmax, ymin, ymax float64) {
+	xmin, ymin = math.Inf(1), math.Inf(1)
+	xmax, ymax = math.Inf(-1), math.Inf(-1)
+	for i, x := range b.xs {
+		if !ok(b.lo[i]) || !ok(b.hi[i]) {
+			continue
+		}
+		xmin, xmax = math.Min(xmin, x), math.Max(xmax, x)
+		ymin, ymax = math.Min(ymin, b.lo[i]), math.Max(ymax, b.hi[i])
+	}
+	return xmin, xmax, ymin, ymax
 }
 
 // blockLabels writes each point's block number next to it, on the first
@@ -652,9 +980,9 @@ func perBlockPanels(models []ModelBoard) []panelInfo {
 	return out
 }
 
-// hasFinite reports whether any block of s has a finite value.
+// hasFinite reports whether any configuration of s has a finite value.
 func hasFinite(s Series) bool {
-	for _, b := range s.Blocks {
+	for _, b := range s.Configs {
 		if b.Present && !math.IsNaN(b.Value) && !math.IsInf(b.Value, 0) {
 			return true
 		}
@@ -690,7 +1018,7 @@ func drawPerBlock(dc draw.Canvas, models []ModelBoard, panels []panelInfo, cols,
 		names[i] = m.Label
 	}
 	body := drawTitle(dc, "Scores with the attention of one block "+verb+", by block",
-		"solid line: the block on the x axis "+verb+"; dashed line: the unmodified model (baseline)")
+		"solid line: the block on the x axis "+verb+"; dashed line: the unmodified model (baseline); shaded: 95% intervals (±1.96 standard errors)")
 	body = drawModelLegend(body, names)
 	plots := make([][]*plot.Plot, rows)
 	for r := range plots {
@@ -709,10 +1037,17 @@ func drawPerBlock(dc draw.Canvas, models []ModelBoard, panels []panelInfo, cols,
 			}
 			clr := modelColors[mi%len(modelColors)]
 			var pts plotter.XYs
+			var bd band
 			for bi, b := range m.Blocks {
-				if v := nan(s.Blocks[bi]); !math.IsNaN(v) && !math.IsInf(v, 0) {
+				if v := nan(s.Configs[bi]); !math.IsNaN(v) && !math.IsInf(v, 0) {
 					pts = append(pts, plotter.XY{X: float64(b), Y: v})
+					h := halfWidth(s.Configs[bi])
+					bd.xs, bd.lo, bd.hi = append(bd.xs, float64(b)), append(bd.lo, v-h), append(bd.hi, v+h)
 				}
+			}
+			bd.color = clr
+			if bd.drawable() {
+				p.Add(bd)
 			}
 			if len(pts) > 0 {
 				line, sc, err := plotter.NewLinePoints(pts)
@@ -724,7 +1059,12 @@ func drawPerBlock(dc draw.Canvas, models []ModelBoard, panels []panelInfo, cols,
 				p.Add(line, sc)
 			}
 			if s.Baseline.Present && !math.IsNaN(s.Baseline.Value) {
-				bl, err := plotter.NewLine(plotter.XYs{{X: float64(m.Blocks[0]) - 0.3, Y: s.Baseline.Value}, {X: float64(m.Blocks[len(m.Blocks)-1]) + 0.3, Y: s.Baseline.Value}})
+				x0, x1 := float64(m.Blocks[0])-0.3, float64(m.Blocks[len(m.Blocks)-1])+0.3
+				if h := halfWidth(s.Baseline); ok(h) && h > 0 {
+					v := s.Baseline.Value
+					p.Add(band{xs: []float64{x0, x1}, lo: []float64{v - h, v - h}, hi: []float64{v + h, v + h}, color: clr, alpha: 0x1c})
+				}
+				bl, err := plotter.NewLine(plotter.XYs{{X: x0, Y: s.Baseline.Value}, {X: x1, Y: s.Baseline.Value}})
 				if err != nil {
 					return err
 				}
@@ -800,6 +1140,7 @@ type catDrops struct {
 	cats  []string             // categories with data, language first
 	tasks map[string][]string  // category → tasks averaged
 	drops map[string][]float64 // category → per block mean relative drop (%), NaN when unknown
+	errs  map[string][]float64 // category → per block half-width of its 95% interval (%), NaN when unknown
 	what  string               // "accuracy" or "ability"
 }
 
@@ -810,7 +1151,7 @@ type catDrops struct {
 // falls back to its other ability metrics (held-out NLL), signed so that a
 // positive drop means worse, and is labelled with the metric it used.
 func categoryDrops(m ModelBoard) catDrops {
-	out := catDrops{tasks: map[string][]string{}, drops: map[string][]float64{}, what: "accuracy"}
+	out := catDrops{tasks: map[string][]string{}, drops: map[string][]float64{}, errs: map[string][]float64{}, what: "accuracy"}
 	accuracyLike := func(s Series) bool { return s.HigherIsBetter && s.Baseline.Present && s.Baseline.Value != 0 }
 	for _, c := range []string{CategoryLanguage, CategoryReasoning} {
 		var use []Series
@@ -834,6 +1175,7 @@ func categoryDrops(m ModelBoard) catDrops {
 			out.what = "ability"
 		}
 		sums, counts := make([]float64, len(m.Blocks)), make([]int, len(m.Blocks))
+		sq := make([]float64, len(m.Blocks))
 		for _, s := range use {
 			name := s.Task
 			if fallback {
@@ -843,19 +1185,24 @@ func categoryDrops(m ModelBoard) catDrops {
 			for i := range m.Blocks {
 				if d := -s.goodChange(i); !math.IsNaN(d) && !math.IsInf(d, 0) {
 					sums[i] += 100 * d
+					h := 100 * changeHalfWidth(s, i)
+					sq[i] += h * h // NaN when a task has no interval: then so has the mean
 					counts[i]++
 				}
 			}
 		}
 		out.cats = append(out.cats, c)
 		d := make([]float64, len(m.Blocks))
+		e := make([]float64, len(m.Blocks))
 		for i := range d {
-			d[i] = math.NaN()
+			d[i], e[i] = math.NaN(), math.NaN()
 			if counts[i] > 0 {
 				d[i] = sums[i] / float64(counts[i])
+				e[i] = math.Sqrt(sq[i]) / float64(counts[i])
 			}
 		}
 		out.drops[c] = d
+		out.errs[c] = e
 	}
 	return out
 }
@@ -879,9 +1226,9 @@ func drawCategoryDrops(dc draw.Canvas, models []ModelBoard, verb string) error {
 	if len(seen) == 1 {
 		cats = seen[0] + " tasks only"
 	}
-	sub := "mean over each category's tasks of (baseline − score) / baseline; above zero = worse than the unmodified model"
+	sub := "mean over each category's tasks of (baseline − score) / baseline; above zero = worse than the unmodified model; bars: 95% intervals"
 	if what != "accuracy" {
-		sub = "mean over each category's tasks of the main metric's relative change, signed so that above zero = worse than the unmodified model"
+		sub = "mean over each category's tasks of the main metric's relative change, signed so that above zero = worse than the unmodified model; bars: 95% intervals"
 	}
 	body := drawTitle(dc, fmt.Sprintf("Relative decrease in %s by %s block: %s", what, verb, cats), sub)
 	plots := make([][]*plot.Plot, len(models))
@@ -910,6 +1257,16 @@ func drawCategoryDrops(dc draw.Canvas, models []ModelBoard, verb string) error {
 			bars.LineStyle.Width = 0
 			bars.Offset = width * (vg.Length(k) - vg.Length(len(cd.cats)-1)/2)
 			p.Add(bars)
+			var eb barErrors
+			for bi, b := range m.Blocks {
+				if v, e := cd.drops[c][bi], cd.errs[c][bi]; ok(v) && ok(e) && e > 0 {
+					eb.xs, eb.ys, eb.errs = append(eb.xs, float64(b)), append(eb.ys, v), append(eb.errs, e)
+				}
+			}
+			if len(eb.xs) > 0 {
+				eb.offset = bars.Offset
+				p.Add(eb)
+			}
 			p.Legend.Add(fmt.Sprintf("%s (%s)", c, strings.Join(cd.tasks[c], ", ")), bars)
 		}
 		zero, _ := plotter.NewLine(plotter.XYs{{X: float64(lo) - 0.6, Y: 0}, {X: float64(m.Blocks[len(m.Blocks)-1]) + 0.6, Y: 0}})

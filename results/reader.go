@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -87,7 +88,7 @@ func (t *tableFile) Close() {
 func openTable(dir, table string, o options) (*tableFile, error) {
 	file, ok := TableFile(table)
 	if !ok {
-		return nil, fmt.Errorf("unknown table %q (choose metrics, docs or requests)", table)
+		return nil, fmt.Errorf("unknown table %q (choose %s)", table, strings.Join(Tables, ", "))
 	}
 	path := filepath.Join(dir, file)
 	f, err := os.Open(path)

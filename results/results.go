@@ -37,7 +37,7 @@ const (
 )
 
 // Tables lists the table names in the order they are documented.
-var Tables = []string{TableMetrics, TableDocs, TableRequests}
+var Tables = []string{TableMetrics, TableDocs, TableRequests, TableComparisons}
 
 // TableFile maps a table name to its file name in a run directory.
 func TableFile(table string) (string, bool) {
@@ -48,6 +48,8 @@ func TableFile(table string) (string, bool) {
 		return DocsFile, true
 	case TableRequests:
 		return RequestsFile, true
+	case TableComparisons:
+		return ComparisonsFile, true
 	}
 	return "", false
 }
@@ -144,11 +146,12 @@ type RunInfo struct {
 
 // Run is a whole run read back from its directory.
 type Run struct {
-	Dir      string
-	Info     RunInfo
-	Metrics  []MetricRow
-	Docs     []DocRow
-	Requests []RequestRow
+	Dir         string
+	Info        RunInfo
+	Metrics     []MetricRow
+	Docs        []DocRow
+	Requests    []RequestRow
+	Comparisons []Comparison // each configuration against the baseline (comparisons.arrow)
 }
 
 // MetricDefinitionsNote is stored with every table: how our metrics differ

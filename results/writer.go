@@ -423,8 +423,10 @@ func checkFail(step string) error {
 	return nil
 }
 
-// Close writes the three tables and makes them appear in the run
-// directory. On error nothing new is left behind.
+// Close writes the tables and makes them appear in the run directory: the
+// three the cells filled, and comparisons.arrow, computed from the docs
+// (every configuration against the baseline, bootstrapped with the run's
+// seed; see Compare). On error nothing new is left behind.
 func (w *Writer) Close() (err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -470,6 +472,9 @@ func (w *Writer) Close() (err error) {
 	if err := w.writeRequests(dicts); err != nil {
 		return fmt.Errorf("results: write %s: %w", RequestsFile, err)
 	}
+	if err := w.writeComparisons(); err != nil {
+		return fmt.Errorf("results: write %s: %w", ComparisonsFile, err)
+	}
 	if err := w.writeMetrics(dicts); err != nil {
 		return fmt.Errorf("results: write %s: %w", MetricsFile, err)
 	}
@@ -482,7 +487,7 @@ func (w *Writer) Close() (err error) {
 // fails, tables already renamed by this writer are removed again.
 func (w *Writer) commit() error {
 	var done []string
-	for _, t := range []string{TableDocs, TableRequests, TableMetrics} {
+	for _, t := range []string{TableDocs, TableRequests, TableComparisons, TableMetrics} {
 		file, _ := TableFile(t)
 		final := filepath.Join(w.dir, file)
 		err := checkFail("commit-" + t)
@@ -513,12 +518,18 @@ func (w *Writer) writeTable(table string, schema *arrow.Schema, fill func(fw *ip
 	if err := checkFail(table); err != nil {
 		return err
 	}
-	return atomicfile.Write(w.hidden(table+".staged"), 0o644, func(out io.Writer) error {
+	return writeIPC(w.hidden(table+".staged"), schema, w.mem, fill)
+}
+
+// writeIPC writes an Arrow IPC file (zstd-compressed) atomically: fill
+// writes its records.
+func writeIPC(path string, schema *arrow.Schema, mem memory.Allocator, fill func(fw *ipc.FileWriter) error) error {
+	return atomicfile.Write(path, 0o644, func(out io.Writer) error {
 		ws, ok := out.(io.WriteSeeker)
 		if !ok {
 			return errors.New("internal error: atomicfile writer cannot seek")
 		}
-		fw, err := ipc.NewFileWriter(ws, ipc.WithSchema(schema), ipc.WithAllocator(w.mem), ipc.WithZstd())
+		fw, err := ipc.NewFileWriter(ws, ipc.WithSchema(schema), ipc.WithAllocator(mem), ipc.WithZstd())
 		if err != nil {
 			return err
 		}
@@ -705,6 +716,28 @@ func (w *Writer) writeRequests(dicts map[string]arrow.Array) error {
 			return fw.Write(out)
 		})
 	})
+}
+
+// writeComparisons stages the comparisons table, computed from the staged
+// docs table.
+func (w *Writer) writeComparisons() error {
+	if err := checkFail(TableComparisons); err != nil {
+		return err
+	}
+	cells, _, err := readDocScores(w.hidden(TableDocs + ".staged"))
+	if err != nil {
+		return err
+	}
+	rows := make([]MetricRow, len(w.metrics))
+	for i, m := range w.metrics {
+		rows[i] = m.row
+	}
+	opt := CompareOptions{Seed: w.info.Seed}
+	cs, err := compareScores(cells, newDirections(rows), opt)
+	if err != nil {
+		return err
+	}
+	return writeComparisons(w.hidden(TableComparisons+".staged"), w.info, opt, cs)
 }
 
 func ptr[T any](v T) *T { return &v }

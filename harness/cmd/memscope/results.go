@@ -23,22 +23,24 @@ func newResultsCmd() *cobra.Command {
 		Use:   "results",
 		Short: "Compare, export and plot the tables that memscope run wrote",
 		Long: `results works on run directories: the folders memscope run --out writes, holding
-metrics.arrow, docs.arrow and requests.arrow (Apache Arrow IPC files, zstd-compressed).
+metrics.arrow, docs.arrow, requests.arrow and comparisons.arrow (Apache Arrow IPC files,
+zstd-compressed).
 
   leaderboard  compare models block by block across one or more runs
+  compare      paired significance of each configuration's change (comparisons.arrow)
   export       write one table as JSON lines, CSV or Parquet
   plot         draw the paper's figures as PNG files
   info         show a run's provenance and table sizes`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usagef("unknown results command %q (use leaderboard, export, plot or info)", args[0])
+				return usagef("unknown results command %q (use leaderboard, compare, export, plot or info)", args[0])
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	cmd.AddCommand(newLeaderboardCmd(), newExportCmd(), newPlotCmd(), newInfoCmd())
+	cmd.AddCommand(newLeaderboardCmd(), newCompareCmd(), newExportCmd(), newPlotCmd(), newInfoCmd())
 	return cmd
 }
 
@@ -208,7 +210,7 @@ func resultsFormatFromExt(path string) string {
 func newExportCmd() *cobra.Command {
 	var table, format, out string
 	cmd := &cobra.Command{
-		Use:   "export DIR --table metrics|docs|requests --format jsonl|csv|parquet [--out FILE]",
+		Use:   "export DIR --table metrics|docs|requests|comparisons --format jsonl|csv|parquet [--out FILE]",
 		Short: "Write one table of a run as JSON lines, CSV or Parquet",
 		Long: `export streams one table of a run directory to stdout or to --out.
 
@@ -280,7 +282,7 @@ The run needs the baseline and single-block interventions (memscope run
 		Args: oneRunDir,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := args[0]
-			run, err := results.ReadMetrics(dir)
+			run, err := results.ReadSummary(dir)
 			if err != nil {
 				return err
 			}

@@ -53,9 +53,9 @@ func TestResultsLeaderboardCommand(t *testing.T) {
 	out, err := runResults(t, "leaderboard", root)
 	require.NoError(t, err)
 	assert.Contains(t, out, "memscope leaderboard: attention short-circuit (attn-sc), one block at a time, 2 models")
-	assert.Contains(t, out, "pythia-tiny (cpu, float32; run run-a)")
-	assert.Contains(t, out, "gptneo-tiny (cpu, float32; run run-b)")
-	assert.Regexp(t, `1  pythia-tiny\s+0-5\s+0\.450\s+5\s+0\.068\s+-85\.0%`, out)
+	assert.Contains(t, out, "pythia-tiny (sha256:pythia-t, cpu, float32; run run-a)")
+	assert.Contains(t, out, "gptneo-tiny (sha256:gptneo-t, cpu, float32; run run-b)")
+	assert.Regexp(t, `1  pythia-tiny\s+sha256:pythia-t\s+0-5\s+0\.450\s+5\s+0\.068\s+-85\.0%\*`, out)
 
 	out, err = runResults(t, "leaderboard", root, "--format", "json")
 	require.NoError(t, err)
@@ -70,7 +70,7 @@ func TestResultsLeaderboardCommand(t *testing.T) {
 	md, err := os.ReadFile(path)
 	require.NoError(t, err)
 	assert.Contains(t, string(md), "| # | model |")
-	assert.Contains(t, string(md), "losing at most 1.0% ability")
+	assert.Contains(t, string(md), "losing at most 1.0% significant ability")
 }
 
 func TestResultsExportCommand(t *testing.T) {

@@ -471,7 +471,7 @@ func runInfo(o *runFlags, p *runPlan) results.RunInfo {
 // use (e.g. no single-block interventions) gets a note, not an error: its
 // tables are written.
 func runReport(w io.Writer, out string, specs []intervention.Spec, ability []string, log hclog.Logger) error {
-	run, err := results.ReadMetrics(out)
+	run, err := results.ReadSummary(out)
 	if err != nil {
 		return err
 	}
