@@ -171,7 +171,7 @@ func (s *backendServer) Capabilities(ctx context.Context, _ *pb.Empty) (*pb.Back
 func (s *backendServer) Load(ctx context.Context, req *pb.LoadRequest) (*pb.ModelInfo, error) {
 	m, err := s.impl.Load(ctx, fromLoadRequest(req))
 	if err != nil {
-		return nil, err
+		return nil, toStatus(err)
 	}
 	return toModelInfo(m), nil
 }
@@ -203,7 +203,7 @@ func serveBatch[Req, Res any, PReq any, PRes proto.Message](
 	}
 	header := first.GetHeader()
 	if header == nil {
-		return status.Error(codes.InvalidArgument, "protocol error: the call did not start with a header")
+		return status.Error(codes.Internal, "protocol error: the call did not start with a header")
 	}
 	var reqs []Req
 	if !header.GetRequests().GetNil() {
@@ -219,14 +219,14 @@ func serveBatch[Req, Res any, PReq any, PRes proto.Message](
 		}
 		chunk := msg.GetChunk()
 		if chunk == nil {
-			return status.Error(codes.InvalidArgument, "protocol error: a second header")
+			return status.Error(codes.Internal, "protocol error: a second header")
 		}
 		for _, p := range reqsOf(chunk) {
 			reqs = append(reqs, fromReq(p))
 		}
 	}
 	if want := header.GetRequests().GetLen(); int64(len(reqs)) != want {
-		return status.Errorf(codes.InvalidArgument, "protocol error: got %d of %d requests", len(reqs), want)
+		return status.Errorf(codes.Internal, "protocol error: got %d of %d requests", len(reqs), want)
 	}
 
 	pump := startProgressPump(func(done, total int) error {
@@ -235,7 +235,7 @@ func serveBatch[Req, Res any, PReq any, PRes proto.Message](
 	results, err := call(stream.Context(), fromIntervention(header.GetIntervention()), reqs, pump.report)
 	pump.close()
 	if err != nil {
-		return err
+		return toStatus(err)
 	}
 	if len(results) != len(reqs) {
 		return fmt.Errorf("backend returned %d results for %d requests (it must return one per request, in order)", len(results), len(reqs))

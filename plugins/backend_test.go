@@ -192,6 +192,12 @@ func TestBackendErrorsKeepTheirText(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, "backend fake: Loglikelihood: tokenize doc 7: empty text", err.Error())
 	assert.NotErrorIs(t, err, plugins.ErrPluginExited)
+	assert.NotErrorIs(t, err, plugins.ErrInvalidInput)
+
+	// An input error (the user's to fix) says so across the process line.
+	_, err = remote.Loglikelihood(ctx, intervention.Baseline(), []plugins.LoglikelihoodRequest{{Context: testplugins.Input, Continuation: "token id 9000 is outside the vocabulary"}}, nil)
+	assert.ErrorIs(t, err, plugins.ErrInvalidInput)
+	assert.Equal(t, "backend fake: Loglikelihood: token id 9000 is outside the vocabulary", err.Error())
 
 	_, err = remote.Load(ctx, plugins.LoadRequest{ModelDir: "__missing__/pythia"})
 	require.Error(t, err)

@@ -61,6 +61,9 @@ type LoadRequest struct {
 	DType     string // compute dtype; "" means the backend's default ("float32")
 	Threads   int    // compute threads; 0 means all cores
 	BatchSize int    // sequences per forward pass; 0 means the backend's default
+	// AllowNonFiniteWeights loads weights holding NaN or ±Inf (with a
+	// warning) instead of refusing them (the error names the tensors).
+	AllowNonFiniteWeights bool
 }
 
 // ModelInfo describes the loaded model.
@@ -96,6 +99,9 @@ type LoglikelihoodResult struct {
 	IsGreedy           bool    // every continuation token is the argmax
 	ContextTokens      int
 	ContinuationTokens int
+	// NonFinite says where the forward pass first went NaN or ±Inf (e.g.
+	// "block 1 attention output at position 3"); "" when it did not.
+	NonFinite string
 }
 
 // RollingRequest scores a whole sequence, given as text or as ids (exactly
@@ -116,6 +122,7 @@ type RollingResult struct {
 	LogProbs      []float32 // log-prob of each scored token given its prefix
 	Entropies     []float32 // entropy (nats) of the next-token distribution that predicted each scored token
 	Greedy        []bool    // whether each scored token was the argmax
+	NonFinite     string    // as LoglikelihoodResult.NonFinite (its first window that went non-finite)
 }
 
 // GenerateRequest asks for NewTokens greedy tokens after Prefix (argmax ties
@@ -130,6 +137,7 @@ type GenerateRequest struct {
 type GenerateResult struct {
 	IDs       []int32
 	Entropies []float32
+	NonFinite string // as LoglikelihoodResult.NonFinite; a step's token is then meaningless (its entropy is NaN)
 }
 
 // ------------------------------------------------------------------- tasks

@@ -211,11 +211,13 @@ func fromCapabilities(p *pb.BackendCapabilities) Capabilities {
 }
 
 func toLoadRequest(r LoadRequest) *pb.LoadRequest {
-	return &pb.LoadRequest{ModelDir: r.ModelDir, Dtype: r.DType, Threads: int64(r.Threads), BatchSize: int64(r.BatchSize)}
+	return &pb.LoadRequest{ModelDir: r.ModelDir, Dtype: r.DType, Threads: int64(r.Threads), BatchSize: int64(r.BatchSize),
+		AllowNonfiniteWeights: r.AllowNonFiniteWeights}
 }
 
 func fromLoadRequest(p *pb.LoadRequest) LoadRequest {
-	return LoadRequest{ModelDir: p.GetModelDir(), DType: p.GetDtype(), Threads: int(p.GetThreads()), BatchSize: int(p.GetBatchSize())}
+	return LoadRequest{ModelDir: p.GetModelDir(), DType: p.GetDtype(), Threads: int(p.GetThreads()), BatchSize: int(p.GetBatchSize()),
+		AllowNonFiniteWeights: p.GetAllowNonfiniteWeights()}
 }
 
 func toModelInfo(m ModelInfo) *pb.ModelInfo {
@@ -262,6 +264,7 @@ func toLLResult(r LoglikelihoodResult) *pb.LoglikelihoodResult {
 		IsGreedy:           r.IsGreedy,
 		ContextTokens:      int64(r.ContextTokens),
 		ContinuationTokens: int64(r.ContinuationTokens),
+		NonFinite:          r.NonFinite,
 	}
 }
 
@@ -271,6 +274,7 @@ func fromLLResult(p *pb.LoglikelihoodResult) LoglikelihoodResult {
 		IsGreedy:           p.GetIsGreedy(),
 		ContextTokens:      int(p.GetContextTokens()),
 		ContinuationTokens: int(p.GetContinuationTokens()),
+		NonFinite:          p.GetNonFinite(),
 	}
 }
 
@@ -288,6 +292,7 @@ func toRollingResult(r RollingResult) *pb.RollingResult {
 		LogProbs:      toFloatList(r.LogProbs),
 		Entropies:     toFloatList(r.Entropies),
 		Greedy:        toBoolList(r.Greedy),
+		NonFinite:     r.NonFinite,
 	}
 }
 
@@ -297,6 +302,7 @@ func fromRollingResult(p *pb.RollingResult) RollingResult {
 		LogProbs:      fromFloatList(p.GetLogProbs()),
 		Entropies:     fromFloatList(p.GetEntropies()),
 		Greedy:        fromBoolList(p.GetGreedy()),
+		NonFinite:     p.GetNonFinite(),
 	}
 }
 
@@ -309,11 +315,11 @@ func fromGenerateRequest(p *pb.GenerateRequest) GenerateRequest {
 }
 
 func toGenerateResult(r GenerateResult) *pb.GenerateResult {
-	return &pb.GenerateResult{Ids: toInt32List(r.IDs), Entropies: toFloatList(r.Entropies)}
+	return &pb.GenerateResult{Ids: toInt32List(r.IDs), Entropies: toFloatList(r.Entropies), NonFinite: r.NonFinite}
 }
 
 func fromGenerateResult(p *pb.GenerateResult) GenerateResult {
-	return GenerateResult{IDs: fromInt32List(p.GetIds()), Entropies: fromFloatList(p.GetEntropies())}
+	return GenerateResult{IDs: fromInt32List(p.GetIds()), Entropies: fromFloatList(p.GetEntropies()), NonFinite: p.GetNonFinite()}
 }
 
 // ---------------------------------------------------------------- task

@@ -362,10 +362,19 @@ func (p *Process) callContext(ctx context.Context) (context.Context, context.Can
 // and says whether the process died (ErrPluginExited) or the caller's
 // context ended.
 func (p *Process) callError(ctx context.Context, method string, err error) error {
+	st := status.Convert(err)
+	if _, hasDeadline := ctx.Deadline(); hasDeadline && st.Code() == codes.DeadlineExceeded {
+		// The plugin's side of the call may time out a moment before the
+		// caller's context does (both run the same deadline): wait for it,
+		// so the error wraps context.DeadlineExceeded.
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("%s: %s: %w", p.name, method, ctxErr)
 	}
-	st := status.Convert(err)
 	switch st.Code() {
 	case codes.Unavailable, codes.Canceled:
 		// The connection broke or the process-exit context fired: the
@@ -376,6 +385,9 @@ func (p *Process) callError(ctx context.Context, method string, err error) error
 		if st.Code() == codes.Unavailable {
 			return fmt.Errorf("%s: %s: lost the connection to the plugin (%s): %w", p.name, method, st.Message(), ErrPluginExited)
 		}
+	}
+	if st.Code() == codes.InvalidArgument {
+		return InvalidInput(fmt.Errorf("%s: %s: %s", p.name, method, st.Message()))
 	}
 	return fmt.Errorf("%s: %s: %s", p.name, method, st.Message())
 }

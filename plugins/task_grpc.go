@@ -156,7 +156,7 @@ func (s *taskServer) Describe(ctx context.Context, _ *pb.Empty) (*pb.TaskInfo, e
 func (s *taskServer) Requests(opts *pb.TaskOptions, stream pb.Task_RequestsServer) error {
 	reqs, err := s.impl.Requests(stream.Context(), fromTaskOptions(opts))
 	if err != nil {
-		return err
+		return toStatus(err)
 	}
 	sentHeader := false
 	return forEachChunk(reqs, toRequest, chunkBytes, maxMessageBytes, func(items []*pb.Request) error {
@@ -176,7 +176,7 @@ func (s *taskServer) Score(stream pb.Task_ScoreServer) error {
 	}
 	header := first.GetHeader()
 	if header == nil {
-		return status.Error(codes.InvalidArgument, "protocol error: the call did not start with a header")
+		return status.Error(codes.Internal, "protocol error: the call did not start with a header")
 	}
 	var (
 		reqs  []Request
@@ -198,7 +198,7 @@ func (s *taskServer) Score(stream pb.Task_ScoreServer) error {
 		}
 		chunk := msg.GetChunk()
 		if chunk == nil {
-			return status.Error(codes.InvalidArgument, "protocol error: a second header")
+			return status.Error(codes.Internal, "protocol error: a second header")
 		}
 		for _, p := range chunk.GetRequests() {
 			reqs = append(reqs, fromRequest(p))
@@ -208,13 +208,13 @@ func (s *taskServer) Score(stream pb.Task_ScoreServer) error {
 		}
 	}
 	if int64(len(reqs)) != header.GetRequests().GetLen() || int64(len(resps)) != header.GetResponses().GetLen() {
-		return status.Errorf(codes.InvalidArgument, "protocol error: got %d of %d requests and %d of %d responses",
+		return status.Errorf(codes.Internal, "protocol error: got %d of %d requests and %d of %d responses",
 			len(reqs), header.GetRequests().GetLen(), len(resps), header.GetResponses().GetLen())
 	}
 
 	scores, err := s.impl.Score(stream.Context(), fromTaskOptions(header.GetOptions()), reqs, resps)
 	if err != nil {
-		return err
+		return toStatus(err)
 	}
 	// The first message carries both lists' headers; docs follow in chunks,
 	// then the metrics.

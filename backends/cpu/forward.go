@@ -7,6 +7,7 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gorgonia.org/tensor"
 
+	"github.com/memscope/memscope/backends/engine"
 	"github.com/memscope/memscope/backends/modelconfig"
 	"github.com/memscope/memscope/intervention"
 )
@@ -20,10 +21,12 @@ type pass struct {
 	n, off, pos0 []int
 	rows         int
 	posOf        []int // position of each row
+	// nonFinite is where each sequence first went NaN or ±Inf (nil: not).
+	nonFinite []*engine.NonFinite
 }
 
 func newPass(n, pos0 []int) pass {
-	p := pass{n: n, pos0: pos0, off: make([]int, len(n))}
+	p := pass{n: n, pos0: pos0, off: make([]int, len(n)), nonFinite: make([]*engine.NonFinite, len(n))}
 	for s, k := range n {
 		p.off[s] = p.rows
 		p.rows += k
@@ -83,6 +86,7 @@ func (m *Model) forward(ctx context.Context, ids []int32, p pass, iv interventio
 			}
 		}
 	})
+	m.checkFinite(x, D, p, -1, engine.PartEmbeddings)
 	if hook != nil {
 		hook(0, x)
 	}
@@ -119,11 +123,13 @@ func (m *Model) forward(ctx context.Context, ids []int32, p pass, iv interventio
 				m.attention(blk, qkv, att, p, kv)
 			}
 			m.linear(att, R, &blk.dense, a, actNone)
+			m.checkFinite(a, D, p, l, engine.PartAttention)
 		}
 		if !sequential {
 			// HF: mlp_output + attn_output + hidden_states
 			m.layerNorm(h, x, blk.ln2, R)
 			m.mlp(blk, h, ff, R)
+			m.checkFinite(h, D, p, l, engine.PartMLP)
 			m.parallel(R*D, 4096, func(lo, hi int) {
 				if zero {
 					for i := lo; i < hi; i++ {
@@ -143,20 +149,25 @@ func (m *Model) forward(ctx context.Context, ids []int32, p pass, iv interventio
 						x[i] = a[i] + x[i]
 					}
 				})
+				m.checkFinite(x, D, p, l, engine.PartResidual)
 			}
 			m.layerNorm(h, x, blk.ln2, R)
 			m.mlp(blk, h, ff, R)
+			m.checkFinite(h, D, p, l, engine.PartMLP)
 			m.parallel(R*D, 4096, func(lo, hi int) {
 				for i := lo; i < hi; i++ {
 					x[i] = h[i] + x[i]
 				}
 			})
 		}
+		// A residual sum may overflow although both parts were finite.
+		m.checkFinite(x, D, p, l, engine.PartResidual)
 		if hook != nil && l < len(m.blocks)-1 {
 			hook(l+1, x)
 		}
 	}
 	m.layerNorm(h, x, m.lnF, R)
+	m.checkFinite(h, D, p, len(m.blocks), engine.PartFinalNorm)
 	if hook != nil {
 		hook(len(m.blocks), h)
 	}

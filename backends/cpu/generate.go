@@ -66,6 +66,7 @@ func (m *Model) generateGroup(ctx context.Context, prefixes [][]int32, newTokens
 	}
 	cache := m.newCache(caps)
 	next := make([]int32, B)
+	nonFinite := make([]*engine.NonFinite, B)
 	for step := 0; step < newTokens; step++ {
 		// Prefill feeds each prefix; a decode step feeds each sequence its
 		// last token at its next position.
@@ -98,20 +99,33 @@ func (m *Model) generateGroup(ctx context.Context, prefixes [][]int32, newTokens
 				return err
 			}
 			last := make([]int, b-a)
+			seqOf := make([]int, b-a)
 			for s := range last {
 				last[s] = p.off[s] + n[s] - 1
+				seqOf[s] = s
 			}
-			err = m.unembedRows(ctx, hid, last, func(i, argmax int, _, entropy float64, _ []float32) {
+			badRow := make([]bool, b-a)
+			err = m.unembedRows(ctx, hid, last, func(i, argmax int, logZ, entropy float64, _ []float32) {
 				next[a+i] = int32(argmax)
 				out[a+i].Entropies = append(out[a+i].Entropies, float32(entropy))
+				badRow[i] = !finiteStats(logZ, entropy)
 			})
 			if err != nil {
 				return err
+			}
+			markLogits(p, last, seqOf, badRow, len(m.blocks))
+			for s, nf := range p.nonFinite {
+				if nonFinite[a+s] == nil {
+					nonFinite[a+s] = nf
+				}
 			}
 		}
 		for s := range out {
 			out[s].IDs = append(out[s].IDs, next[s])
 		}
+	}
+	for s := range out {
+		out[s].NonFinite = nonFinite[s]
 	}
 	return nil
 }

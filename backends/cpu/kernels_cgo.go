@@ -108,17 +108,21 @@ ALWAYS void body_softmax(float *x, long n) {
 }
 
 // row statistics of logits: lowest argmax, log Z and entropy (nats).
-// Sums of e_i and e_i*(z_i - max) use double lanes.
-ALWAYS void body_row_stats(const float *z, long n, long *argmax, double *logZ, double *entropy) {
+// Sums of e_i and e_i*(z_i - max) use double lanes. Returns 0, leaving
+// the outputs alone, when the row holds NaN or ±Inf (or values whose
+// differences overflow): Go then computes the row by the engine's
+// reference definition (engine.RowStats). A NaN or an infinity anywhere
+// makes the sums non-finite, so the check costs nothing per element.
+ALWAYS int body_row_stats(const float *z, long n, long *argmax, double *logZ, double *entropy) {
 	float m = body_max(z, n);
-	long am = 0;
-	while (z[am] != m) am++;
 	double s8[8] = {0}, t8[8] = {0};
 	long i = 0;
+	// ms_expf clamps at e^-87: below that a term is 0 here, or e·d would
+	// weigh in for logits far below the maximum (d = -3e38: e·d = -5).
 	for (; i + 8 <= n; i += 8)
 		for (int j = 0; j < 8; j++) {
 			float d = z[i + j] - m;
-			float e = ms_expf(d);
+			float e = d < -87.0f ? 0.0f : ms_expf(d);
 			s8[j] += (double)e;
 			t8[j] += (double)(e * d);
 		}
@@ -126,14 +130,33 @@ ALWAYS void body_row_stats(const float *z, long n, long *argmax, double *logZ, d
 	for (int j = 0; j < 8; j++) { s += s8[j]; t += t8[j]; }
 	for (; i < n; i++) {
 		float d = z[i] - m;
-		float e = ms_expf(d);
+		float e = d < -87.0f ? 0.0f : ms_expf(d);
 		s += e;
 		t += (double)(e * d);
 	}
 	double ls = log(s);
+	double lz = (double)m + ls, ent = ls - t / s;
+	if (!isfinite(lz) || !isfinite(ent)) return 0;
+	long am = 0;
+	while (am < n - 1 && z[am] != m) am++;
 	*argmax = am;
-	*logZ = (double)m + ls;
-	*entropy = ls - t / s;
+	*logZ = lz;
+	*entropy = ent;
+	return 1;
+}
+
+// all_finite reports whether x holds no NaN and no infinity: x*0 is 0
+// for finite x and NaN otherwise (the compiler may not fold it without
+// -ffast-math).
+ALWAYS int body_all_finite(const float *x, long n) {
+	float acc[8] = {0};
+	long i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (int j = 0; j < 8; j++) acc[j] += x[i + j] * 0.0f;
+	float s = 0;
+	for (int j = 0; j < 8; j++) s += acc[j];
+	for (; i < n; i++) s += x[i] * 0.0f;
+	return s == 0.0f;
 }
 
 // layer norm of rows: biased variance, double sums over 8 lanes.
@@ -245,7 +268,8 @@ void ms_gemv_nt(long M, long N, long K, const float *x, const float *w, float *c
 ATTR void ms_bias_act_##SUF(float *y, const float *b, long rows, long n, int act) { body_bias_act(y, b, rows, n, act); } \
 ATTR void ms_softmax_##SUF(float *x, long n) { body_softmax(x, n); } \
 ATTR void ms_attend1_##SUF(const float *q, const float *K, const float *V, long n, long hd, float scale, float *out, float *p) { body_attend1(q, K, V, n, hd, scale, out, p); } \
-ATTR void ms_row_stats_##SUF(const float *z, long n, long *am, double *lz, double *ent) { body_row_stats(z, n, am, lz, ent); } \
+ATTR int ms_row_stats_##SUF(const float *z, long n, long *am, double *lz, double *ent) { return body_row_stats(z, n, am, lz, ent); } \
+ATTR int ms_all_finite_##SUF(const float *x, long n) { return body_all_finite(x, n); } \
 ATTR void ms_layernorm_##SUF(float *dst, const float *x, const float *w, const float *b, long rows, long d, double eps) { body_layernorm(dst, x, w, b, rows, d, eps); }
 
 VARIANT(avx2, __attribute__((target("avx2,fma"))))
@@ -257,6 +281,8 @@ import (
 	"unsafe"
 
 	"github.com/klauspost/cpuid/v2"
+
+	"github.com/memscope/memscope/backends/engine"
 )
 
 var useAVX2 = cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3)
@@ -294,16 +320,35 @@ func softmax(x []float32) {
 	}
 }
 
-// logitStats is rowStats (lowest argmax, log Z, entropy) of a logits row.
+// logitStats is rowStats (lowest argmax, log Z, entropy) of a logits row;
+// a row holding NaN or ±Inf gets the engine's reference definition.
 func logitStats(z []float32) (argmax int, logZ, entropy float64) {
+	if len(z) == 0 {
+		return engine.RowStats(z)
+	}
 	var am C.long
 	var lz, ent C.double
+	var ok C.int
 	if useAVX2 {
-		C.ms_row_stats_avx2(fptr(z), C.long(len(z)), &am, &lz, &ent)
+		ok = C.ms_row_stats_avx2(fptr(z), C.long(len(z)), &am, &lz, &ent)
 	} else {
-		C.ms_row_stats_base(fptr(z), C.long(len(z)), &am, &lz, &ent)
+		ok = C.ms_row_stats_base(fptr(z), C.long(len(z)), &am, &lz, &ent)
+	}
+	if ok == 0 {
+		return engine.RowStats(z)
 	}
 	return int(am), float64(lz), float64(ent)
+}
+
+// allFinite reports whether x holds no NaN and no infinity.
+func allFinite(x []float32) bool {
+	if len(x) == 0 {
+		return true
+	}
+	if useAVX2 {
+		return C.ms_all_finite_avx2(fptr(x), C.long(len(x))) != 0
+	}
+	return C.ms_all_finite_base(fptr(x), C.long(len(x))) != 0
 }
 
 // layerNormRows normalizes rows rows of x ([rows, d]) into dst.

@@ -10,6 +10,8 @@ func softmax(x []float32) { softmaxRow(x) }
 
 func logitStats(z []float32) (argmax int, logZ, entropy float64) { return rowStats(z) }
 
+func allFinite(x []float32) bool { return goAllFinite(x) }
+
 func layerNormRows(dst, x, w, b []float32, rows, d int, eps float64) {
 	for r := 0; r < rows; r++ {
 		layerNormRow(dst[r*d:(r+1)*d], x[r*d:(r+1)*d], w, b, eps)

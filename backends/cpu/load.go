@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/memscope/memscope/backends/checkpoint"
+	"github.com/memscope/memscope/backends/engine"
 	"github.com/memscope/memscope/backends/modelconfig"
 )
 
@@ -20,25 +21,44 @@ func Load(dir string, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
+	l := &tensorLoader{ck: ck, arena: m.arena}
 	switch ck.Config.ModelType {
 	case modelconfig.GPTNeoX:
-		err = m.loadNeoX(ck)
+		m.loadNeoX(l)
 	case modelconfig.GPTNeo:
-		err = m.loadNeo(ck)
+		m.loadNeo(l)
+	}
+	err = l.err
+	if err == nil && len(l.nonFinite) > 0 && !opts.AllowNonFiniteWeights {
+		err = &engine.NonFiniteWeightsError{Tensors: l.nonFinite}
 	}
 	if err != nil {
 		m.Close()
 		return nil, fmt.Errorf("load %s: %w", dir, err)
 	}
+	m.nonFiniteWeights = l.nonFinite
 	return m, nil
 }
 
-// tensorLoader collects the first error of many Require calls. Weights
-// go into the model's arena, off the Go heap.
+// NonFiniteWeights lists the weight tensors holding NaN or ±Inf (loaded
+// only with Options.AllowNonFiniteWeights).
+func (m *Model) NonFiniteWeights() []engine.NonFiniteTensor { return m.nonFiniteWeights }
+
+// tensorLoader collects the first error of many Require calls, and the
+// tensors holding non-finite values. Weights go into the model's arena,
+// off the Go heap.
 type tensorLoader struct {
-	ck    *checkpoint.Checkpoint
-	arena *weightArena
-	err   error
+	ck        *checkpoint.Checkpoint
+	arena     *weightArena
+	err       error
+	nonFinite []engine.NonFiniteTensor
+}
+
+// check notes a tensor that holds NaN or ±Inf.
+func (l *tensorLoader) check(name string, v []float32) {
+	if !allFinite(v) {
+		l.nonFinite = append(l.nonFinite, engine.NonFiniteTensor{Name: name, Count: engine.CountNonFinite(v)})
+	}
 }
 
 func (l *tensorLoader) get(name string, shape ...int) []float32 {
@@ -59,6 +79,7 @@ func (l *tensorLoader) get(name string, shape ...int) []float32 {
 		l.err = err
 		return nil
 	}
+	l.check(name, dst)
 	return dst
 }
 
@@ -71,7 +92,9 @@ func (l *tensorLoader) temp(name string, shape ...int) []float32 {
 	v, err := l.ck.Require(name, shape...)
 	if err != nil {
 		l.err = err
+		return nil
 	}
+	l.check(name, v)
 	return v
 }
 
@@ -87,10 +110,9 @@ func (l *tensorLoader) norm(prefix string, d int) layerNorm {
 	return layerNorm{w: l.get(prefix+".weight", d), b: l.get(prefix+".bias", d)}
 }
 
-func (m *Model) loadNeoX(ck *checkpoint.Checkpoint) error {
+func (m *Model) loadNeoX(l *tensorLoader) {
 	c := m.cfg
 	D, V, I := c.HiddenSize, c.VocabSize, c.IntermediateSize
-	l := &tensorLoader{ck: ck, arena: m.arena}
 	m.embed = l.get("gpt_neox.embed_in.weight", V, D)
 	m.blocks = make([]block, c.NumLayers)
 	for i := range m.blocks {
@@ -110,13 +132,11 @@ func (m *Model) loadNeoX(ck *checkpoint.Checkpoint) error {
 	} else {
 		m.unembed = l.get("embed_out.weight", V, D)
 	}
-	return l.err
 }
 
-func (m *Model) loadNeo(ck *checkpoint.Checkpoint) error {
+func (m *Model) loadNeo(l *tensorLoader) {
 	c := m.cfg
 	D, V, I := c.HiddenSize, c.VocabSize, c.IntermediateSize
-	l := &tensorLoader{ck: ck, arena: m.arena}
 	m.embed = l.get("transformer.wte.weight", V, D)
 	m.posEmb = l.get("transformer.wpe.weight", c.MaxPositions, D)
 	m.blocks = make([]block, c.NumLayers)
@@ -137,7 +157,6 @@ func (m *Model) loadNeo(ck *checkpoint.Checkpoint) error {
 	}
 	m.lnF = l.norm("transformer.ln_f", D)
 	m.unembed = m.embed // GPT-Neo ties lm_head to wte
-	return l.err
 }
 
 // interleaveQKV stacks separate [D, D] q, k, v projections into one

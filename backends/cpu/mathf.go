@@ -1,6 +1,10 @@
 package cpu
 
-import "math"
+import (
+	"math"
+
+	"github.com/memscope/memscope/backends/engine"
+)
 
 // Element-wise float32 functions for the hot loops. Go's math package works
 // in float64 and costs 5–10 ns a call; these cost about 1 ns and are
@@ -124,8 +128,14 @@ func softmaxRow(s []float32) {
 // rowStats summarizes one row of logits: the lowest index of the maximum,
 // log Z (log-sum-exp) and the entropy in nats of softmax(z), computed
 // stably: with e_i = exp(z_i − max) and s = Σ e_i,
-// H = log s − Σ e_i (z_i − max) / s.
+// H = log s − Σ e_i (z_i − max) / s. A row holding NaN or ±Inf (which make
+// the sums non-finite) gets the engine's reference definition
+// (engine.RowStats: numpy's argmax, NaN where the distribution is
+// undefined).
 func rowStats(z []float32) (argmax int, logZ, entropy float64) {
+	if len(z) == 0 {
+		return engine.RowStats(z)
+	}
 	m := z[0]
 	for i, v := range z[1:] {
 		if v > m {
@@ -141,7 +151,21 @@ func rowStats(z []float32) (argmax int, logZ, entropy float64) {
 		t += e * float64(d)
 	}
 	ls := math.Log(s)
-	return argmax, float64(m) + ls, ls - t/s
+	logZ, entropy = float64(m)+ls, ls-t/s
+	if math.IsNaN(logZ-logZ) || math.IsNaN(entropy-entropy) {
+		return engine.RowStats(z)
+	}
+	return argmax, logZ, entropy
+}
+
+// goAllFinite reports whether x holds no NaN and no infinity (x·0 is 0
+// only for finite x).
+func goAllFinite(x []float32) bool {
+	var s float32
+	for _, v := range x {
+		s += v * 0
+	}
+	return s == 0
 }
 
 // Activations of biasAct.

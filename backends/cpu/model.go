@@ -31,6 +31,10 @@ type Options struct {
 	// generated together (one decode step feeds them all) as long as their
 	// caches fit. 0 means 1 GiB.
 	MaxCacheBytes int64
+	// AllowNonFiniteWeights loads weights that hold NaN or ±Inf (listed by
+	// NonFiniteWeights) instead of refusing them with an
+	// *engine.NonFiniteWeightsError.
+	AllowNonFiniteWeights bool
 }
 
 const (
@@ -95,6 +99,8 @@ type Model struct {
 
 	attnScale float32
 	act       int // actGELU or actGELUTanh
+
+	nonFiniteWeights []engine.NonFiniteTensor
 }
 
 // Config returns the model's normalized configuration.

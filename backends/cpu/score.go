@@ -100,13 +100,14 @@ func (m *Model) Score(ctx context.Context, seqs []engine.Sequence, iv interventi
 		n := sizes[g[0]:g[1]]
 		p := newPass(n, make([]int, len(n)))
 		ids := make([]int32, 0, p.rows)
-		var rows, targets []int
+		var rows, targets, rowSeq []int
 		for s, i := range work[g[0]:g[1]] {
 			seq := seqs[i]
 			ids = append(ids, seq.Tokens[:len(seq.Tokens)-1]...)
 			for q := seq.ScoreFrom; q < len(seq.Tokens); q++ {
 				rows = append(rows, p.off[s]+q-1)
 				targets = append(targets, int(seq.Tokens[q]))
+				rowSeq = append(rowSeq, s)
 			}
 		}
 		hid, err := m.forward(ctx, ids, p, iv, nil, nil)
@@ -114,22 +115,26 @@ func (m *Model) Score(ctx context.Context, seqs []engine.Sequence, iv interventi
 			return nil, err
 		}
 		lp, ent, greedy := make([]float32, len(rows)), make([]float32, len(rows)), make([]bool, len(rows))
+		badRow := make([]bool, len(rows))
 		err = m.unembedRows(ctx, hid, rows, func(i int, argmax int, logZ, entropy float64, z []float32) {
 			t := targets[i]
 			lp[i] = float32(float64(z[t]) - logZ)
 			ent[i] = float32(entropy)
 			greedy[i] = argmax == t
+			badRow[i] = !finiteStats(logZ, entropy)
 		})
 		if err != nil {
 			return nil, err
 		}
+		markLogits(p, rows, rowSeq, badRow, len(m.blocks))
 		k := 0
-		for _, i := range work[g[0]:g[1]] {
+		for s, i := range work[g[0]:g[1]] {
 			cnt := len(seqs[i].Tokens) - seqs[i].ScoreFrom
 			out[i] = engine.TokenScores{
 				LogProbs:  lp[k : k+cnt : k+cnt],
 				Entropies: ent[k : k+cnt : k+cnt],
 				Greedy:    greedy[k : k+cnt : k+cnt],
+				NonFinite: p.nonFinite[s],
 			}
 			k += cnt
 		}

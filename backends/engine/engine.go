@@ -27,12 +27,18 @@ type TokenScores struct {
 	LogProbs  []float32 // log p(token | prefix)
 	Entropies []float32 // entropy (nats) of the full next-token distribution
 	Greedy    []bool    // token is the argmax (ties go to the lowest id)
+	// NonFinite is where the sequence's forward pass first went NaN or
+	// ±Inf (see numerics.go); nil when every value stayed finite.
+	NonFinite *NonFinite
 }
 
 // Generation is a greedy continuation.
 type Generation struct {
 	IDs       []int32   // the new tokens
 	Entropies []float32 // entropy (nats) of the distribution each was taken from
+	// NonFinite is where the prefill or a decode step first went NaN or
+	// ±Inf (see numerics.go); nil when every value stayed finite.
+	NonFinite *NonFinite
 }
 
 // Engine runs one loaded model. Implementations must give every sequence

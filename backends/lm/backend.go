@@ -161,7 +161,7 @@ func (b *Backend) ready(iv intervention.Intervention) error {
 
 func (b *Backend) tokenizer() (Tokenizer, error) {
 	if b.tok == nil {
-		return nil, fmt.Errorf("this model has no usable tokenizer (%v); text requests need tokenizer.json or vocab.json + merges.txt in the model folder", b.tokErr)
+		return nil, plugins.InvalidInput(fmt.Errorf("this model has no usable tokenizer (%v); text requests need tokenizer.json or vocab.json + merges.txt in the model folder", b.tokErr))
 	}
 	return b.tok, nil
 }
@@ -183,7 +183,7 @@ func (b *Backend) Loglikelihood(ctx context.Context, iv intervention.Interventio
 	for i, r := range reqs {
 		p := encodePair(tok, b.info.EOTTokenID, r.Context, r.Continuation)
 		if len(p.continuation) > maxLen {
-			return nil, fmt.Errorf("request %d: continuation of %d tokens does not fit the model's %d-token window", i, len(p.continuation), maxLen)
+			return nil, plugins.InvalidInput(fmt.Errorf("request %d: continuation of %d tokens does not fit the model's %d-token window", i, len(p.continuation), maxLen))
 		}
 		seqs[i] = pairSequence(p, maxLen)
 		out[i].ContextTokens = len(p.context)
@@ -196,6 +196,7 @@ func (b *Backend) Loglikelihood(ctx context.Context, iv intervention.Interventio
 	for i, s := range scores {
 		out[i].LogLikelihood = sum64(s.LogProbs)
 		out[i].IsGreedy = !slices.Contains(s.Greedy, false)
+		out[i].NonFinite = nonFiniteText(s.NonFinite)
 	}
 	return out, nil
 }
@@ -229,6 +230,9 @@ func (b *Backend) LoglikelihoodRolling(ctx context.Context, iv intervention.Inte
 		r.LogProbs = append(r.LogProbs, s.LogProbs...)
 		r.Entropies = append(r.Entropies, s.Entropies...)
 		r.Greedy = append(r.Greedy, s.Greedy...)
+		if r.NonFinite == "" {
+			r.NonFinite = nonFiniteText(s.NonFinite)
+		}
 	}
 	for i := range out {
 		out[i].LogLikelihood = sum64(out[i].LogProbs)
@@ -247,13 +251,13 @@ func (b *Backend) rollingIDs(i int, r plugins.RollingRequest) ([]int32, int, err
 		}
 		ids = tok.Encode(r.Text)
 	} else if r.Text != "" {
-		return nil, 0, fmt.Errorf("rolling request %d: give text or ids, not both", i)
+		return nil, 0, plugins.InvalidInput(fmt.Errorf("rolling request %d: give text or ids, not both", i))
 	}
 	if err := b.checkIDs(ids, fmt.Sprintf("rolling request %d", i)); err != nil {
 		return nil, 0, err
 	}
 	if r.ContextLen < 0 || r.ContextLen > len(ids) {
-		return nil, 0, fmt.Errorf("rolling request %d: context length %d outside the %d tokens", i, r.ContextLen, len(ids))
+		return nil, 0, plugins.InvalidInput(fmt.Errorf("rolling request %d: context length %d outside the %d tokens", i, r.ContextLen, len(ids)))
 	}
 	if r.ContextLen == 0 {
 		return append([]int32{b.info.EOTTokenID}, ids...), 1, nil
@@ -271,14 +275,14 @@ func (b *Backend) GenerateTokens(ctx context.Context, iv intervention.Interventi
 	for i, r := range reqs {
 		what := fmt.Sprintf("generate request %d", i)
 		if len(r.Prefix) == 0 {
-			return nil, fmt.Errorf("%s: empty prefix", what)
+			return nil, plugins.InvalidInput(fmt.Errorf("%s: empty prefix", what))
 		}
 		if r.NewTokens < 0 {
-			return nil, fmt.Errorf("%s: negative number of new tokens", what)
+			return nil, plugins.InvalidInput(fmt.Errorf("%s: negative number of new tokens", what))
 		}
 		// The last new token is never fed back, so it needs no position.
 		if n := len(r.Prefix) + r.NewTokens - 1; n > b.info.MaxPositions {
-			return nil, fmt.Errorf("%s: prefix of %d plus %d new tokens exceeds the model's %d positions (the last new token needs none)", what, len(r.Prefix), r.NewTokens, b.info.MaxPositions)
+			return nil, plugins.InvalidInput(fmt.Errorf("%s: prefix of %d plus %d new tokens exceeds the model's %d positions (the last new token needs none)", what, len(r.Prefix), r.NewTokens, b.info.MaxPositions))
 		}
 		if err := b.checkIDs(r.Prefix, what); err != nil {
 			return nil, err
@@ -311,7 +315,7 @@ func (b *Backend) GenerateTokens(ctx context.Context, iv intervention.Interventi
 			return nil, err
 		}
 		for k, g := range gens {
-			out[order[start+k]] = plugins.GenerateResult{IDs: g.IDs, Entropies: g.Entropies}
+			out[order[start+k]] = plugins.GenerateResult{IDs: g.IDs, Entropies: g.Entropies, NonFinite: nonFiniteText(g.NonFinite)}
 		}
 		done += end - start
 		if progress != nil {
@@ -325,7 +329,7 @@ func (b *Backend) GenerateTokens(ctx context.Context, iv intervention.Interventi
 func (b *Backend) checkIDs(ids []int32, what string) error {
 	for p, id := range ids {
 		if id < 0 || int(id) >= b.info.VocabSize {
-			return fmt.Errorf("%s: token id %d at position %d is outside the model's vocabulary (0-%d); were these ids made with this model's tokenizer?", what, id, p, b.info.VocabSize-1)
+			return plugins.InvalidInput(fmt.Errorf("%s: token id %d at position %d is outside the model's vocabulary (0-%d); were these ids made with this model's tokenizer?", what, id, p, b.info.VocabSize-1))
 		}
 	}
 	return nil
@@ -375,4 +379,12 @@ func sum64(xs []float32) float64 {
 		s += float64(x)
 	}
 	return s
+}
+
+// nonFiniteText is the response's NonFinite field ("" when nil).
+func nonFiniteText(n *engine.NonFinite) string {
+	if n == nil {
+		return ""
+	}
+	return n.String()
 }

@@ -3,6 +3,7 @@ package lm
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -143,9 +144,16 @@ func (f *fakeEngine) Score(_ context.Context, seqs []engine.Sequence, _ interven
 			out[i].Entropies = append(out[i].Entropies, float32(p))
 			out[i].Greedy = append(out[i].Greedy, s.Tokens[p]%2 == 0)
 		}
+		if at := slices.Index(s.Tokens, nonFiniteToken); at >= 0 && out[i].NonFinite == nil {
+			out[i].NonFinite = &engine.NonFinite{Block: 2, Part: engine.PartMLP, Position: at}
+		}
 	}
 	return out, nil
 }
+
+// nonFiniteToken makes the fake engine report a non-finite pass.
+const nonFiniteToken = 511
+
 func (f *fakeEngine) Generate(_ context.Context, prefixes [][]int32, n int, _ intervention.Intervention) ([]engine.Generation, error) {
 	f.batches = append(f.batches, len(prefixes))
 	out := make([]engine.Generation, len(prefixes))
@@ -153,6 +161,9 @@ func (f *fakeEngine) Generate(_ context.Context, prefixes [][]int32, n int, _ in
 		for k := range n {
 			out[i].IDs = append(out[i].IDs, p[len(p)-1]+int32(k)+1)
 			out[i].Entropies = append(out[i].Entropies, 0.5)
+		}
+		if p[0] == nonFiniteToken {
+			out[i].NonFinite = &engine.NonFinite{Block: -1, Part: engine.PartEmbeddings}
 		}
 	}
 	return out, nil
@@ -240,14 +251,17 @@ func TestGenerateAndValidation(t *testing.T) {
 	ctx := context.Background()
 	_, err = b.GenerateTokens(ctx, intervention.Baseline(), []plugins.GenerateRequest{{Prefix: []int32{1, 600}, NewTokens: 1}}, nil)
 	assert.ErrorContains(t, err, "token id 600 at position 1 is outside the model's vocabulary")
+	assert.ErrorIs(t, err, plugins.ErrInvalidInput, "the user's to fix: memscope exits 2")
 	_, err = b.GenerateTokens(ctx, intervention.Baseline(), []plugins.GenerateRequest{{Prefix: []int32{1}, NewTokens: 16}}, nil)
 	assert.NoError(t, err, "the last new token needs no position")
 	_, err = b.GenerateTokens(ctx, intervention.Baseline(), []plugins.GenerateRequest{{Prefix: []int32{1}, NewTokens: 17}}, nil)
 	assert.ErrorContains(t, err, "exceeds the model's 16 positions")
+	assert.ErrorIs(t, err, plugins.ErrInvalidInput)
 	_, err = b.GenerateTokens(ctx, intervention.New(intervention.AttnZero, 4), []plugins.GenerateRequest{{Prefix: []int32{1}, NewTokens: 1}}, nil)
 	assert.ErrorContains(t, err, "block 4 does not exist")
 	_, err = b.Loglikelihood(ctx, intervention.Baseline(), []plugins.LoglikelihoodRequest{{Context: "a", Continuation: "b"}}, nil)
 	assert.ErrorContains(t, err, "no usable tokenizer")
+	assert.ErrorIs(t, err, plugins.ErrInvalidInput)
 	_, err = b.LoglikelihoodRolling(ctx, intervention.Baseline(), []plugins.RollingRequest{{IDs: []int32{1, 2}, ContextLen: 3}}, nil)
 	assert.ErrorContains(t, err, "context length 3 outside the 2 tokens")
 }
@@ -286,4 +300,24 @@ func TestRollingProgressCountsWindows(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, eng.batches, 5)
 	assert.Equal(t, []report{{1, 5}, {2, 5}, {3, 5}, {4, 5}, {5, 5}}, got)
+}
+
+// Where an engine's pass went non-finite reaches the response: for a
+// rolling request, its first window that did.
+func TestNonFiniteReachesTheResponse(t *testing.T) {
+	b, _ := newTestBackend(t, 8, 4, false)
+	ctx := context.Background()
+	ids := make([]int32, 30)
+	for i := range ids {
+		ids[i] = int32(i + 1)
+	}
+	ids[20] = nonFiniteToken
+	res, err := b.LoglikelihoodRolling(ctx, intervention.Baseline(), []plugins.RollingRequest{{IDs: ids}, {IDs: ids[:10]}}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "block 2 mlp output at position 5", res[0].NonFinite)
+	assert.Empty(t, res[1].NonFinite)
+	gen, err := b.GenerateTokens(ctx, intervention.Baseline(), []plugins.GenerateRequest{{Prefix: []int32{nonFiniteToken, 3}, NewTokens: 2}, {Prefix: []int32{1}, NewTokens: 2}}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "embeddings at position 0", gen[0].NonFinite)
+	assert.Empty(t, gen[1].NonFinite)
 }

@@ -163,6 +163,10 @@ func TestPutGetRoundTrip(t *testing.T) {
 		{Rolling: &plugins.RollingResult{LogLikelihood: math.NaN(), LogProbs: []float32{float32(math.Inf(-1))}}},
 		{Rolling: &plugins.RollingResult{}},
 		{Generate: &plugins.GenerateResult{IDs: []int32{math.MaxInt32, math.MinInt32, -1}}},
+		// where a forward pass went non-finite is kept with the answer
+		{Loglikelihood: &plugins.LoglikelihoodResult{LogLikelihood: math.NaN(), NonFinite: "block 1 attention output at position 0"}},
+		{Rolling: &plugins.RollingResult{LogProbs: []float32{1}, NonFinite: "logits at position 3"}},
+		{Generate: &plugins.GenerateResult{IDs: []int32{0}, Entropies: []float32{float32(math.NaN())}, NonFinite: "embeddings at position 0"}},
 	}
 	var keys []Key
 	for i := range special {
@@ -178,7 +182,7 @@ func TestPutGetRoundTrip(t *testing.T) {
 	assert.Equal(t, 60, hits)
 	n, err := s2.Len()
 	require.NoError(t, err)
-	assert.Equal(t, 64, n)
+	assert.Equal(t, 60+len(special), n)
 
 	got, err := s2.Get(keys)
 	require.NoError(t, err)
@@ -187,6 +191,9 @@ func TestPutGetRoundTrip(t *testing.T) {
 	assert.True(t, math.IsInf(float64(got[1].Rolling.LogProbs[0]), -1))
 	assert.Equal(t, special[2], *got[2])
 	assert.Equal(t, special[3], *got[3])
+	assert.Equal(t, "block 1 attention output at position 0", got[4].Loglikelihood.NonFinite)
+	assert.Equal(t, special[5], *got[5])
+	assert.Equal(t, "embeddings at position 0", got[6].Generate.NonFinite)
 
 	// Overwriting an entry replaces it.
 	require.NoError(t, s2.Put([]Key{sampleKey(0)}, []plugins.Response{sample(3)}))

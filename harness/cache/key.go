@@ -160,7 +160,24 @@ func encodeResponse(r plugins.Response) ([]byte, error) {
 		b = appendIDs(b, r.Generate.IDs)
 		b = appendFloat32s(b, r.Generate.Entropies)
 	}
+	// Where a forward pass went non-finite, as an optional tail: entries
+	// without one read as before.
+	if nf := responseNonFinite(r); nf != "" {
+		b = appendString(b, nf)
+	}
 	return b, nil
+}
+
+func responseNonFinite(r plugins.Response) string {
+	switch {
+	case r.Loglikelihood != nil:
+		return r.Loglikelihood.NonFinite
+	case r.Rolling != nil:
+		return r.Rolling.NonFinite
+	case r.Generate != nil:
+		return r.Generate.NonFinite
+	}
+	return ""
 }
 
 func appendBool(b []byte, v bool) []byte {
@@ -309,7 +326,27 @@ func decodeResponse(body []byte) (plugins.Response, byte, error) {
 		r.fail()
 	}
 	if r.err == nil && len(r.b) != 0 {
-		r.fail()
+		nf := r.string()
+		switch {
+		case r.err != nil || nf == "" || len(r.b) != 0:
+			r.fail()
+		case resp.Loglikelihood != nil:
+			resp.Loglikelihood.NonFinite = nf
+		case resp.Rolling != nil:
+			resp.Rolling.NonFinite = nf
+		case resp.Generate != nil:
+			resp.Generate.NonFinite = nf
+		}
 	}
 	return resp, kind, r.err
+}
+
+func (r *reader) string() string {
+	n := r.count(1)
+	if r.err != nil {
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/memscope/memscope/backends/checkpoint"
 	"github.com/memscope/memscope/backends/cpu"
+	"github.com/memscope/memscope/backends/engine"
 	"github.com/memscope/memscope/backends/modelconfig"
 	"github.com/memscope/memscope/internal/atomicfile"
 	"github.com/memscope/memscope/internal/npy"
@@ -26,6 +27,7 @@ func init() { rootCmd.AddCommand(newForwardCmd()) }
 type engineFlags struct {
 	model, ids, out, intervene string
 	threads                    int
+	allowNonFinite             bool
 }
 
 func (f *engineFlags) register(cmd *cobra.Command, idsHelp, outHelp string) {
@@ -34,6 +36,7 @@ func (f *engineFlags) register(cmd *cobra.Command, idsHelp, outHelp string) {
 	cmd.Flags().StringVar(&f.out, "out", "", outHelp)
 	cmd.Flags().StringVar(&f.intervene, "intervene", "none", "intervention `SPEC`: none, attn-sc:3, attn-sc:1,3, attn-sc:20-23, attn-sc:all, attn-zero:2")
 	cmd.Flags().IntVar(&f.threads, "threads", 0, "compute threads `N` (0: OPENBLAS_NUM_THREADS if set, else every CPU)")
+	cmd.Flags().BoolVar(&f.allowNonFinite, "allow-nonfinite-weights", false, "load weights that hold NaN or infinite values (refused by default: a diverged or damaged checkpoint)")
 }
 
 // check validates the flags before any work: required flags, the spec's
@@ -88,9 +91,16 @@ func (f *engineFlags) load() (*cpu.Model, [][]int32, intervention.Intervention, 
 			return nil, nil, iv, usagef("--intervene: %v", err)
 		}
 	}
-	m, err := cpu.Load(f.model, cpu.Options{Threads: f.threads})
+	m, err := cpu.Load(f.model, cpu.Options{Threads: f.threads, AllowNonFiniteWeights: f.allowNonFinite})
+	var nfe *engine.NonFiniteWeightsError
+	if errors.As(err, &nfe) {
+		return nil, nil, iv, usageError{err}
+	}
 	if err != nil {
 		return nil, nil, iv, err
+	}
+	for _, t := range m.NonFiniteWeights() {
+		fmt.Fprintf(os.Stderr, "warning: weight %s holds %s; outputs it reaches are NaN\n", t.Name, t.Count)
 	}
 	return m, ids, iv, nil
 }
@@ -144,6 +154,10 @@ attn-zero:3 (block 3's attention output replaced by zeros).`,
 				return f.wrap(err)
 			}
 			shape := []int{len(ids), len(ids[0]), m.Config().VocabSize}
+			if c := engine.CountNonFinite(logits); c.Bad() > 0 {
+				row := c.First / shape[2]
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: the logits hold %s (sequence %d, position %d first)\n", c, row/shape[1], row%shape[1])
+			}
 			if err := writeNPY(f.out, func(w io.Writer) error { return npy.WriteFloat32(w, shape, logits) }); err != nil {
 				return err
 			}

@@ -43,7 +43,10 @@ as int64 [batch, N]. --intervene applies in the prefill and in every decode step
 				return f.wrap(err)
 			}
 			out := make([]int64, 0, len(gens)*newTokens)
-			for _, g := range gens {
+			for i, g := range gens {
+				if g.NonFinite != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "warning: prefix %d: the forward pass went NaN or infinite (%s); the tokens from there on mean nothing\n", i, g.NonFinite)
+				}
 				for _, id := range g.IDs {
 					out = append(out, int64(id))
 				}

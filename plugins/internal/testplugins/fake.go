@@ -24,6 +24,7 @@ const (
 	Stdout = "__stdout__" // write a line to stdout (forbidden for plugins)
 	Slow   = "__slow__"   // sleep 2 ms per request, reporting progress after each
 	Fail   = "__fail__"   // return an error whose text is the continuation
+	Input  = "__input__"  // return an input error (plugins.InvalidInput) whose text is the continuation
 )
 
 // Messages the fakes log, for tests that look for them in the host's log.
@@ -144,6 +145,8 @@ func (b *Backend) misbehave(ctx context.Context, reqs []plugins.LoglikelihoodReq
 			slow = true
 		case Fail:
 			return false, fmt.Errorf("%s", r.Continuation)
+		case Input:
+			return false, plugins.InvalidInput(fmt.Errorf("%s", r.Continuation))
 		}
 	}
 	return slow, nil

@@ -739,13 +739,14 @@ func (x *BackendCapabilities) GetCompute() string {
 }
 
 type LoadRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ModelDir      string                 `protobuf:"bytes,1,opt,name=model_dir,json=modelDir,proto3" json:"model_dir,omitempty"`
-	Dtype         string                 `protobuf:"bytes,2,opt,name=dtype,proto3" json:"dtype,omitempty"`
-	Threads       int64                  `protobuf:"varint,3,opt,name=threads,proto3" json:"threads,omitempty"`
-	BatchSize     int64                  `protobuf:"varint,4,opt,name=batch_size,json=batchSize,proto3" json:"batch_size,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state                 protoimpl.MessageState `protogen:"open.v1"`
+	ModelDir              string                 `protobuf:"bytes,1,opt,name=model_dir,json=modelDir,proto3" json:"model_dir,omitempty"`
+	Dtype                 string                 `protobuf:"bytes,2,opt,name=dtype,proto3" json:"dtype,omitempty"`
+	Threads               int64                  `protobuf:"varint,3,opt,name=threads,proto3" json:"threads,omitempty"`
+	BatchSize             int64                  `protobuf:"varint,4,opt,name=batch_size,json=batchSize,proto3" json:"batch_size,omitempty"`
+	AllowNonfiniteWeights bool                   `protobuf:"varint,16,opt,name=allow_nonfinite_weights,json=allowNonfiniteWeights,proto3" json:"allow_nonfinite_weights,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *LoadRequest) Reset() {
@@ -804,6 +805,13 @@ func (x *LoadRequest) GetBatchSize() int64 {
 		return x.BatchSize
 	}
 	return 0
+}
+
+func (x *LoadRequest) GetAllowNonfiniteWeights() bool {
+	if x != nil {
+		return x.AllowNonfiniteWeights
+	}
+	return false
 }
 
 type ModelInfo struct {
@@ -980,6 +988,7 @@ type LoglikelihoodResult struct {
 	IsGreedy           bool                   `protobuf:"varint,2,opt,name=is_greedy,json=isGreedy,proto3" json:"is_greedy,omitempty"`
 	ContextTokens      int64                  `protobuf:"varint,3,opt,name=context_tokens,json=contextTokens,proto3" json:"context_tokens,omitempty"`
 	ContinuationTokens int64                  `protobuf:"varint,4,opt,name=continuation_tokens,json=continuationTokens,proto3" json:"continuation_tokens,omitempty"`
+	NonFinite          string                 `protobuf:"bytes,16,opt,name=non_finite,json=nonFinite,proto3" json:"non_finite,omitempty"` // where the forward pass first went NaN/Inf; "" when it did not
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -1040,6 +1049,13 @@ func (x *LoglikelihoodResult) GetContinuationTokens() int64 {
 		return x.ContinuationTokens
 	}
 	return 0
+}
+
+func (x *LoglikelihoodResult) GetNonFinite() string {
+	if x != nil {
+		return x.NonFinite
+	}
+	return ""
 }
 
 type RollingRequest struct {
@@ -1108,6 +1124,7 @@ type RollingResult struct {
 	LogProbs      *FloatList             `protobuf:"bytes,2,opt,name=log_probs,json=logProbs,proto3" json:"log_probs,omitempty"`
 	Entropies     *FloatList             `protobuf:"bytes,3,opt,name=entropies,proto3" json:"entropies,omitempty"`
 	Greedy        *BoolList              `protobuf:"bytes,4,opt,name=greedy,proto3" json:"greedy,omitempty"`
+	NonFinite     string                 `protobuf:"bytes,16,opt,name=non_finite,json=nonFinite,proto3" json:"non_finite,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1170,6 +1187,13 @@ func (x *RollingResult) GetGreedy() *BoolList {
 	return nil
 }
 
+func (x *RollingResult) GetNonFinite() string {
+	if x != nil {
+		return x.NonFinite
+	}
+	return ""
+}
+
 type GenerateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Prefix        *Int32List             `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
@@ -1226,6 +1250,7 @@ type GenerateResult struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Ids           *Int32List             `protobuf:"bytes,1,opt,name=ids,proto3" json:"ids,omitempty"`
 	Entropies     *FloatList             `protobuf:"bytes,2,opt,name=entropies,proto3" json:"entropies,omitempty"`
+	NonFinite     string                 `protobuf:"bytes,16,opt,name=non_finite,json=nonFinite,proto3" json:"non_finite,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1272,6 +1297,13 @@ func (x *GenerateResult) GetEntropies() *FloatList {
 		return x.Entropies
 	}
 	return nil
+}
+
+func (x *GenerateResult) GetNonFinite() string {
+	if x != nil {
+		return x.NonFinite
+	}
+	return ""
 }
 
 type BatchHeader struct {
@@ -2747,13 +2779,14 @@ const file_memscope_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x06dtypes\x18\x04 \x01(\v2\x1e.memscope.plugin.v1.StringListR\x06dtypes\x12M\n" +
 	"\x12intervention_kinds\x18\x05 \x01(\v2\x1e.memscope.plugin.v1.StringListR\x11interventionKinds\x123\n" +
 	"\x05model\x18\x06 \x01(\v2\x1d.memscope.plugin.v1.ModelInfoR\x05model\x12\x18\n" +
-	"\acompute\x18\a \x01(\tR\acompute\"y\n" +
+	"\acompute\x18\a \x01(\tR\acompute\"\xb1\x01\n" +
 	"\vLoadRequest\x12\x1b\n" +
 	"\tmodel_dir\x18\x01 \x01(\tR\bmodelDir\x12\x14\n" +
 	"\x05dtype\x18\x02 \x01(\tR\x05dtype\x12\x18\n" +
 	"\athreads\x18\x03 \x01(\x03R\athreads\x12\x1d\n" +
 	"\n" +
-	"batch_size\x18\x04 \x01(\x03R\tbatchSize\"\xd3\x02\n" +
+	"batch_size\x18\x04 \x01(\x03R\tbatchSize\x126\n" +
+	"\x17allow_nonfinite_weights\x18\x10 \x01(\bR\x15allowNonfiniteWeights\"\xd3\x02\n" +
 	"\tModelInfo\x12\"\n" +
 	"\farchitecture\x18\x01 \x01(\tR\farchitecture\x12\x1d\n" +
 	"\n" +
@@ -2775,29 +2808,35 @@ const file_memscope_plugin_v1_plugin_proto_rawDesc = "" +
 	" \x01(\tR\x0etokenizerError\"T\n" +
 	"\x14LoglikelihoodRequest\x12\x18\n" +
 	"\acontext\x18\x01 \x01(\fR\acontext\x12\"\n" +
-	"\fcontinuation\x18\x02 \x01(\fR\fcontinuation\"\xb1\x01\n" +
+	"\fcontinuation\x18\x02 \x01(\fR\fcontinuation\"\xd0\x01\n" +
 	"\x13LoglikelihoodResult\x12%\n" +
 	"\x0elog_likelihood\x18\x01 \x01(\x01R\rlogLikelihood\x12\x1b\n" +
 	"\tis_greedy\x18\x02 \x01(\bR\bisGreedy\x12%\n" +
 	"\x0econtext_tokens\x18\x03 \x01(\x03R\rcontextTokens\x12/\n" +
-	"\x13continuation_tokens\x18\x04 \x01(\x03R\x12continuationTokens\"v\n" +
+	"\x13continuation_tokens\x18\x04 \x01(\x03R\x12continuationTokens\x12\x1d\n" +
+	"\n" +
+	"non_finite\x18\x10 \x01(\tR\tnonFinite\"v\n" +
 	"\x0eRollingRequest\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\fR\x04text\x12/\n" +
 	"\x03ids\x18\x02 \x01(\v2\x1d.memscope.plugin.v1.Int32ListR\x03ids\x12\x1f\n" +
 	"\vcontext_len\x18\x03 \x01(\x03R\n" +
-	"contextLen\"\xe5\x01\n" +
+	"contextLen\"\x84\x02\n" +
 	"\rRollingResult\x12%\n" +
 	"\x0elog_likelihood\x18\x01 \x01(\x01R\rlogLikelihood\x12:\n" +
 	"\tlog_probs\x18\x02 \x01(\v2\x1d.memscope.plugin.v1.FloatListR\blogProbs\x12;\n" +
 	"\tentropies\x18\x03 \x01(\v2\x1d.memscope.plugin.v1.FloatListR\tentropies\x124\n" +
-	"\x06greedy\x18\x04 \x01(\v2\x1c.memscope.plugin.v1.BoolListR\x06greedy\"g\n" +
+	"\x06greedy\x18\x04 \x01(\v2\x1c.memscope.plugin.v1.BoolListR\x06greedy\x12\x1d\n" +
+	"\n" +
+	"non_finite\x18\x10 \x01(\tR\tnonFinite\"g\n" +
 	"\x0fGenerateRequest\x125\n" +
 	"\x06prefix\x18\x01 \x01(\v2\x1d.memscope.plugin.v1.Int32ListR\x06prefix\x12\x1d\n" +
 	"\n" +
-	"new_tokens\x18\x02 \x01(\x03R\tnewTokens\"~\n" +
+	"new_tokens\x18\x02 \x01(\x03R\tnewTokens\"\x9d\x01\n" +
 	"\x0eGenerateResult\x12/\n" +
 	"\x03ids\x18\x01 \x01(\v2\x1d.memscope.plugin.v1.Int32ListR\x03ids\x12;\n" +
-	"\tentropies\x18\x02 \x01(\v2\x1d.memscope.plugin.v1.FloatListR\tentropies\"\x8d\x01\n" +
+	"\tentropies\x18\x02 \x01(\v2\x1d.memscope.plugin.v1.FloatListR\tentropies\x12\x1d\n" +
+	"\n" +
+	"non_finite\x18\x10 \x01(\tR\tnonFinite\"\x8d\x01\n" +
 	"\vBatchHeader\x12D\n" +
 	"\fintervention\x18\x01 \x01(\v2 .memscope.plugin.v1.InterventionR\fintervention\x128\n" +
 	"\brequests\x18\x02 \x01(\v2\x1c.memscope.plugin.v1.ListInfoR\brequests\"\xdd\x01\n" +
