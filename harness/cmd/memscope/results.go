@@ -30,17 +30,18 @@ zstd-compressed).
   compare      paired significance of each configuration's change (comparisons.arrow)
   export       write one table as JSON lines, CSV or Parquet
   plot         draw the paper's figures as PNG files
-  info         show a run's provenance and table sizes`,
+  info         show a run's provenance and table sizes
+  diff         check that two runs' tables are the same, row for row`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usagef("unknown results command %q (use leaderboard, compare, export, plot or info)", args[0])
+				return usagef("unknown results command %q (use leaderboard, compare, export, plot, info or diff)", args[0])
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	cmd.AddCommand(newLeaderboardCmd(), newCompareCmd(), newExportCmd(), newPlotCmd(), newInfoCmd())
+	cmd.AddCommand(newLeaderboardCmd(), newCompareCmd(), newExportCmd(), newPlotCmd(), newInfoCmd(), newDiffCmd())
 	return cmd
 }
 
