@@ -3,6 +3,7 @@ package results
 import (
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -12,7 +13,8 @@ import (
 )
 
 // Diff compares the tables of two run directories row for row and column
-// by column, whatever columns they have, every one but run_id: values
+// by column, whatever tables (a table neither run has is skipped) and
+// columns they have, every column but run_id: values
 // exactly (NaN equals NaN), nulls as nulls, in the same order. It returns
 // up to max differences (0: 20), each naming the table, row and column;
 // none means the runs measured the same thing the same way. Provenance
@@ -23,6 +25,16 @@ func Diff(a, b string, max int) ([]string, error) {
 	}
 	var out []string
 	for _, table := range Tables {
+		file, _ := TableFile(table)
+		inA, inB := fileExists(filepath.Join(a, file)), fileExists(filepath.Join(b, file))
+		switch {
+		case !inA && !inB && table != TableMetrics:
+			continue // a table that neither run has (comparisons.arrow is written on demand)
+		case inA != inB && table != TableMetrics:
+			which := map[bool]string{true: "first", false: "second"}[inA]
+			out = append(out, fmt.Sprintf("%s: only the %s run has it", file, which))
+			continue
+		}
 		ta, err := readColumns(a, table)
 		if err != nil {
 			return nil, err
@@ -31,7 +43,6 @@ func Diff(a, b string, max int) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		file, _ := TableFile(table)
 		out = append(out, diffTables(file, ta, tb, max-len(out))...)
 		if len(out) >= max {
 			return out[:max], nil
@@ -173,4 +184,9 @@ func floatString(v float64, bits int) string {
 		return "NaN"
 	}
 	return strconv.FormatFloat(v, 'g', -1, bits)
+}
+
+func fileExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.IsDir()
 }

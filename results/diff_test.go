@@ -2,6 +2,8 @@ package results_test
 
 import (
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -29,6 +31,17 @@ func TestDiffIgnoresRunIDsAndFindsChanges(t *testing.T) {
 	d, err := results.Diff(a, b, 0)
 	require.NoError(t, err)
 	assert.Empty(t, d, "the same rows under two run ids")
+
+	// A table only one run has (comparisons.arrow of a run written before
+	// memscope stored it), then neither.
+	require.NoError(t, os.Remove(filepath.Join(b, results.ComparisonsFile)))
+	d, err = results.Diff(a, b, 0)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"comparisons.arrow: only the first run has it"}, d)
+	require.NoError(t, os.Remove(filepath.Join(a, results.ComparisonsFile)))
+	d, err = results.Diff(a, b, 0)
+	require.NoError(t, err)
+	assert.Empty(t, d)
 
 	// One document's metric changed in its last bit, one NaN made a number.
 	changed := make([]results.CellResult, len(cells))
