@@ -11,7 +11,7 @@ import (
 	"github.com/memscope/memscope/intervention"
 )
 
-// The shapes of the PyTorch anchor (shared/tools/torch_neox.py): a forward
+// The shapes of the PyTorch anchor (see doc.go): a forward
 // of 8 × 64 tokens with logits at every position, and greedy generation of
 // 32 tokens after a 32-token prefix for 8 sequences.
 const (
