@@ -2,7 +2,6 @@ package cpu
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/memscope/memscope/backends/engine"
 	"github.com/memscope/memscope/intervention"
@@ -18,24 +17,14 @@ func (m *Model) Generate(ctx context.Context, prefixes [][]int32, newTokens int,
 		return nil, err
 	}
 	defer m.mu.Unlock()
-	if err := m.checkIntervention(iv); err != nil {
+	if err := engine.CheckIntervention("cpu", m.cfg, iv); err != nil {
 		return nil, err
 	}
-	if newTokens < 0 {
-		return nil, fmt.Errorf("cannot generate %d tokens", newTokens)
+	if err := engine.CheckGenerate(m.cfg, prefixes, newTokens); err != nil {
+		return nil, err
 	}
 	sizes := make([]int, len(prefixes))
 	for i, pre := range prefixes {
-		if len(pre) == 0 {
-			return nil, fmt.Errorf("prefix %d is empty; greedy generation needs at least one token", i)
-		}
-		// The last new token is never fed back, so it needs no position.
-		if len(pre)+newTokens-1 > m.cfg.MaxPositions {
-			return nil, fmt.Errorf("prefix %d: %d tokens + %d new need %d positions (the last new token is not fed back), more than the model's %d (max_position_embeddings)", i, len(pre), newTokens, len(pre)+newTokens-1, m.cfg.MaxPositions)
-		}
-		if err := m.checkTokens(i, pre); err != nil {
-			return nil, err
-		}
 		sizes[i] = len(pre) + newTokens
 	}
 	out := make([]engine.Generation, len(prefixes))
@@ -48,7 +37,7 @@ func (m *Model) Generate(ctx context.Context, prefixes [][]int32, newTokens int,
 	// Sequences decode together as long as their KV caches fit the budget.
 	perToken := int64(len(m.blocks)) * 2 * int64(m.cfg.HiddenSize) * 4
 	budget := int(max(1, m.maxKV/perToken))
-	for _, g := range groupsOf(sizes, budget) {
+	for _, g := range engine.Groups(sizes, budget) {
 		if err := m.generateGroup(ctx, prefixes[g[0]:g[1]], newTokens, iv, out[g[0]:g[1]]); err != nil {
 			return nil, err
 		}

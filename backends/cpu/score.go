@@ -2,63 +2,14 @@ package cpu
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/memscope/memscope/backends/engine"
 	"github.com/memscope/memscope/intervention"
 )
 
-// checkIntervention validates iv against the model.
-func (m *Model) checkIntervention(iv intervention.Intervention) error {
-	if iv.IsBaseline() {
-		return nil
-	}
-	switch iv.Kind {
-	case intervention.AttnShortCircuit, intervention.AttnZero:
-	default:
-		return fmt.Errorf("cpu engine: intervention kind %q is not supported (it runs %s and %s)", iv.Kind, intervention.AttnShortCircuit, intervention.AttnZero)
-	}
-	return iv.Validate(m.cfg.NumLayers)
-}
-
-// checkTokens checks that every id is in the vocabulary; seq names the
-// sequence in messages.
-func (m *Model) checkTokens(seq int, ids []int32) error {
-	V := m.cfg.VocabSize
-	for p, id := range ids {
-		if id < 0 || int(id) >= V {
-			return fmt.Errorf("sequence %d, position %d: token id %d is outside the model's vocabulary (0-%d); were the ids made with this model's tokenizer?", seq, p, id, V-1)
-		}
-	}
-	return nil
-}
-
-func (m *Model) checkLength(seq, n int) error {
-	if n > m.cfg.MaxPositions {
-		return fmt.Errorf("sequence %d has %d tokens, more than the model's %d positions (max_position_embeddings)", seq, n, m.cfg.MaxPositions)
-	}
-	return nil
-}
-
 // groups splits sequences of the given sizes, in order, into runs whose
 // total stays within the token budget (a larger single one runs alone).
-func (m *Model) groups(sizes []int) [][2]int { return groupsOf(sizes, m.maxTok) }
-
-func groupsOf(sizes []int, budget int) [][2]int {
-	var out [][2]int
-	start, sum := 0, 0
-	for i, n := range sizes {
-		if i > start && sum+n > budget {
-			out = append(out, [2]int{start, i})
-			start, sum = i, 0
-		}
-		sum += n
-	}
-	if start < len(sizes) {
-		out = append(out, [2]int{start, len(sizes)})
-	}
-	return out
-}
+func (m *Model) groups(sizes []int) [][2]int { return engine.Groups(sizes, m.maxTok) }
 
 // Score scores the sequences teacher-forced. The last token of a sequence
 // is only a target, so the forward pass runs on Tokens[:len-1] and a
@@ -69,22 +20,15 @@ func (m *Model) Score(ctx context.Context, seqs []engine.Sequence, iv interventi
 		return nil, err
 	}
 	defer m.mu.Unlock()
-	if err := m.checkIntervention(iv); err != nil {
+	if err := engine.CheckIntervention("cpu", m.cfg, iv); err != nil {
+		return nil, err
+	}
+	if err := engine.CheckScore(m.cfg, seqs); err != nil {
 		return nil, err
 	}
 	var work []int // sequences with at least one token to score
 	for i, s := range seqs {
-		n := len(s.Tokens)
-		if s.ScoreFrom < 1 || s.ScoreFrom > n {
-			return nil, fmt.Errorf("sequence %d: ScoreFrom %d is outside [1, %d] (the first token has no prediction to score)", i, s.ScoreFrom, n)
-		}
-		if n-1 > m.cfg.MaxPositions {
-			return nil, fmt.Errorf("sequence %d has %d tokens: %d model inputs (all but the final target), more than the model's %d positions (max_position_embeddings)", i, n, n-1, m.cfg.MaxPositions)
-		}
-		if err := m.checkTokens(i, s.Tokens); err != nil {
-			return nil, err
-		}
-		if s.ScoreFrom < n {
+		if s.ScoreFrom < len(s.Tokens) {
 			work = append(work, i)
 		}
 	}
@@ -238,28 +182,10 @@ func (m *Model) HiddenStates(ctx context.Context, ids [][]int32, iv intervention
 
 // checkBatch validates a batch of equal-length sequences.
 func (m *Model) checkBatch(ids [][]int32, iv intervention.Intervention) (int, error) {
-	if err := m.checkIntervention(iv); err != nil {
+	if err := engine.CheckIntervention("cpu", m.cfg, iv); err != nil {
 		return 0, err
 	}
-	if len(ids) == 0 {
-		return 0, nil
-	}
-	T := len(ids[0])
-	for i, s := range ids {
-		if len(s) != T {
-			return 0, fmt.Errorf("sequence %d has %d tokens but sequence 0 has %d; all sequences must have the same length", i, len(s), T)
-		}
-		if err := m.checkLength(i, T); err != nil {
-			return 0, err
-		}
-		if err := m.checkTokens(i, s); err != nil {
-			return 0, err
-		}
-	}
-	if T == 0 {
-		return 0, fmt.Errorf("sequences are empty")
-	}
-	return T, nil
+	return engine.CheckBatch(m.cfg, ids)
 }
 
 func flatten(ids [][]int32) []int32 {
