@@ -53,6 +53,9 @@ type Capabilities struct {
 	// …)"); runs record it in their provenance. Not part of the cache key:
 	// it may change rounding, not results (Version covers those).
 	Compute string `json:"compute,omitempty"`
+	// Unavailable says why the backend cannot run models on this machine
+	// ("" when it can): a GPU backend without a GPU says what is missing.
+	Unavailable string `json:"unavailable,omitempty"`
 }
 
 // LoadRequest names the model folder and how to run it.

@@ -182,6 +182,7 @@ func toCapabilities(c Capabilities) *pb.BackendCapabilities {
 		Dtypes:            toStringList(c.DTypes),
 		InterventionKinds: toStringList(kinds),
 		Compute:           c.Compute,
+		Unavailable:       c.Unavailable,
 	}
 	if c.Model != nil {
 		out.Model = toModelInfo(*c.Model)
@@ -196,6 +197,7 @@ func fromCapabilities(p *pb.BackendCapabilities) Capabilities {
 		Architectures: fromStringList(p.GetArchitectures()),
 		DTypes:        fromStringList(p.GetDtypes()),
 		Compute:       p.GetCompute(),
+		Unavailable:   p.GetUnavailable(),
 	}
 	if kinds := fromStringList(p.GetInterventionKinds()); kinds != nil {
 		c.InterventionKinds = make([]intervention.Kind, len(kinds))

@@ -39,6 +39,9 @@ type Config struct {
 	Architectures []string
 	DTypes        []string
 	Compute       string // what does the math here (plugins.Capabilities.Compute)
+	// Unavailable (may be nil) says why the backend cannot run on this
+	// machine, "" when it can; Load then fails with that reason.
+	Unavailable   func() string
 	LoadEngine    EngineLoader
 	LoadTokenizer TokenizerLoader
 }
@@ -77,6 +80,9 @@ func (b *Backend) Capabilities(context.Context) (plugins.Capabilities, error) {
 		InterventionKinds: []intervention.Kind{intervention.AttnShortCircuit, intervention.AttnZero},
 		Compute:           b.cfg.Compute,
 	}
+	if b.cfg.Unavailable != nil {
+		caps.Unavailable = b.cfg.Unavailable()
+	}
 	if b.eng != nil {
 		info := b.info
 		caps.Model = &info
@@ -89,6 +95,11 @@ func (b *Backend) Capabilities(context.Context) (plugins.Capabilities, error) {
 func (b *Backend) Load(ctx context.Context, req plugins.LoadRequest) (plugins.ModelInfo, error) {
 	if req.DType != "" && !slices.Contains(b.cfg.DTypes, req.DType) {
 		return plugins.ModelInfo{}, fmt.Errorf("backend %s computes in %v, not %q", b.cfg.Name, b.cfg.DTypes, req.DType)
+	}
+	if b.cfg.Unavailable != nil {
+		if why := b.cfg.Unavailable(); why != "" {
+			return plugins.ModelInfo{}, fmt.Errorf("backend %s cannot run on this machine: %s", b.cfg.Name, why)
+		}
 	}
 	eng, err := b.cfg.LoadEngine(ctx, req)
 	if err != nil {
@@ -103,7 +114,9 @@ func (b *Backend) Load(ctx context.Context, req plugins.LoadRequest) (plugins.Mo
 		}
 	}
 	dtype := req.DType
-	if dtype == "" {
+	if d, ok := eng.(interface{ DType() string }); ok {
+		dtype = d.DType() // an engine that chooses its default (the checkpoint's own) says which
+	} else if dtype == "" {
 		dtype = b.cfg.DTypes[0]
 	}
 	info := plugins.ModelInfo{

@@ -496,6 +496,9 @@ func (r *run) textTasks() []string {
 }
 
 func checkCapabilities(caps plugins.Capabilities, cfg Config) error {
+	if caps.Unavailable != "" {
+		return fmt.Errorf("backend %s cannot run on this machine: %s", cfg.Backend, caps.Unavailable)
+	}
 	if cfg.DType != "" && len(caps.DTypes) > 0 && !containsString(caps.DTypes, cfg.DType) {
 		return fmt.Errorf("--dtype %s: backend %s supports %s", cfg.DType, cfg.Backend, strings.Join(caps.DTypes, ", "))
 	}

@@ -104,6 +104,13 @@ func writeBackendsTable(w io.Writer, entries []backendEntry) {
 			continue
 		}
 		c := e.Capabilities
+		if c.Unavailable != "" {
+			// Installed but unable to run here (a GPU backend without a
+			// GPU): not a failure; the reason is long, so it goes below.
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\tunavailable on this machine (see below)\n", e.Name, c.Version)
+			compute = append(compute, e.Name+" is unavailable: "+c.Unavailable)
+			continue
+		}
 		kinds := make([]string, len(c.InterventionKinds))
 		for i, k := range c.InterventionKinds {
 			kinds[i] = string(k)

@@ -654,7 +654,10 @@ type BackendCapabilities struct {
 	// What does the math on this machine and how it was chosen, e.g.
 	// "OpenBLAS 0.3.21, Cooperlake kernels (chosen by memscope: ...)"; "" when
 	// the backend does not say. Informational: not part of any cache key.
-	Compute       string `protobuf:"bytes,7,opt,name=compute,proto3" json:"compute,omitempty"`
+	Compute string `protobuf:"bytes,7,opt,name=compute,proto3" json:"compute,omitempty"`
+	// Why the backend cannot run models on this machine ("" when it can),
+	// e.g. a GPU backend without a GPU or without its libraries.
+	Unavailable   string `protobuf:"bytes,8,opt,name=unavailable,proto3" json:"unavailable,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -734,6 +737,13 @@ func (x *BackendCapabilities) GetModel() *ModelInfo {
 func (x *BackendCapabilities) GetCompute() string {
 	if x != nil {
 		return x.Compute
+	}
+	return ""
+}
+
+func (x *BackendCapabilities) GetUnavailable() string {
+	if x != nil {
+		return x.Unavailable
 	}
 	return ""
 }
@@ -2771,7 +2781,7 @@ const file_memscope_plugin_v1_plugin_proto_rawDesc = "" +
 	"executable\"Y\n" +
 	"\fIntervention\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x125\n" +
-	"\x06blocks\x18\x02 \x01(\v2\x1d.memscope.plugin.v1.Int64ListR\x06blocks\"\xdf\x02\n" +
+	"\x06blocks\x18\x02 \x01(\v2\x1d.memscope.plugin.v1.Int64ListR\x06blocks\"\x81\x03\n" +
 	"\x13BackendCapabilities\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12D\n" +
@@ -2779,7 +2789,8 @@ const file_memscope_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x06dtypes\x18\x04 \x01(\v2\x1e.memscope.plugin.v1.StringListR\x06dtypes\x12M\n" +
 	"\x12intervention_kinds\x18\x05 \x01(\v2\x1e.memscope.plugin.v1.StringListR\x11interventionKinds\x123\n" +
 	"\x05model\x18\x06 \x01(\v2\x1d.memscope.plugin.v1.ModelInfoR\x05model\x12\x18\n" +
-	"\acompute\x18\a \x01(\tR\acompute\"\xb1\x01\n" +
+	"\acompute\x18\a \x01(\tR\acompute\x12 \n" +
+	"\vunavailable\x18\b \x01(\tR\vunavailable\"\xb1\x01\n" +
 	"\vLoadRequest\x12\x1b\n" +
 	"\tmodel_dir\x18\x01 \x01(\tR\bmodelDir\x12\x14\n" +
 	"\x05dtype\x18\x02 \x01(\tR\x05dtype\x12\x18\n" +
