@@ -130,9 +130,18 @@ func BackendEnv(backend string, threads int) []string {
 	return env
 }
 
-// StartBackend starts the backend plugin at path with BackendEnv.
-func StartBackend(path, name string, threads int, log hclog.Logger) (plugins.Backend, *plugins.Process, error) {
-	return plugins.StartBackend(path, plugins.StartOptions{Logger: log, Env: BackendEnv(name, threads)})
+// DeviceEnv selects GPU n (memscope run --device) for a GPU backend.
+func DeviceEnv(n int) []string {
+	if n <= 0 {
+		return nil
+	}
+	return []string{"MEMSCOPE_CUDA_DEVICE=" + strconv.Itoa(n)}
+}
+
+// StartBackend starts the backend plugin at path with BackendEnv and any
+// extra variables (DeviceEnv).
+func StartBackend(path, name string, threads int, log hclog.Logger, extraEnv ...string) (plugins.Backend, *plugins.Process, error) {
+	return plugins.StartBackend(path, plugins.StartOptions{Logger: log, Env: append(BackendEnv(name, threads), extraEnv...)})
 }
 
 // StartTask starts the task plugin at path.

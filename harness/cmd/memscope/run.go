@@ -59,6 +59,7 @@ type runFlags struct {
 	batchSize     string
 	dtype         string
 	threads       int
+	device        int
 	seed          int64
 	out           string
 	cacheDir      string
@@ -120,6 +121,7 @@ func init() {
 	f.StringVar(&o.docs, "docs", "", "evaluate only these document `RANGES`, e.g. 60-119 or 0-9,20 (0-based, inclusive)")
 	f.StringVar(&o.batchSize, "batch-size", "auto", "sequences per forward pass: `N`, or auto for the backend's default")
 	f.StringVar(&o.dtype, "dtype", "", "compute `DTYPE` (float32, float16, bfloat16; default: the backend's)")
+	f.IntVar(&o.device, "device", 0, "the GPU a GPU backend runs on (`N`, 0-based as CUDA numbers them; --backend cuda)")
 	f.IntVar(&o.threads, "threads", 0, "compute threads of the backend (`N`; 0: all cores); also sets OPENBLAS_NUM_THREADS and OMP_NUM_THREADS")
 	f.Int64Var(&o.seed, "seed", 1234, "random `SEED` for tasks that sample (and bootstrap standard errors)")
 	f.StringVar(&o.out, "out", "memscope-results", "results `DIR`: tables, figures, and the state that lets a re-run resume")
@@ -213,6 +215,9 @@ func runValidate(o *runFlags) (*runPlan, error) {
 	}
 	if o.threads < 0 {
 		return nil, usagef("--threads %d: give a number of threads (0 means all cores)", o.threads)
+	}
+	if o.device < 0 {
+		return nil, usagef("--device %d: give a GPU number (0 is the first)", o.device)
 	}
 	switch o.progress {
 	case "auto", "bars", "lines":
@@ -368,7 +373,7 @@ func runRun(cmd *cobra.Command, o *runFlags) error {
 	}
 	deps := runner.Deps{
 		StartBackend: func(name string) (plugins.Backend, runner.Proc, error) {
-			b, proc, err := pluginhost.StartBackend(p.backendPath, name, o.threads, log)
+			b, proc, err := pluginhost.StartBackend(p.backendPath, name, o.threads, log, pluginhost.DeviceEnv(o.device)...)
 			if err != nil {
 				return nil, nil, err
 			}
