@@ -186,33 +186,9 @@ func newModel(cfg modelconfig.Config, opts Options) (*Model, error) {
 		// HF scales scores by head_dim**-0.5 (a Python float) on float32.
 		m.attnScale = float32(math.Pow(float64(hd), -0.5))
 		m.rotDims = cfg.RotaryDims()
-		m.buildRotary()
+		m.cos, m.sin = cfg.RotaryTables()
 	} else {
 		m.attnScale = 1 // GPT-Neo does not scale attention scores
 	}
 	return m, nil
-}
-
-// buildRotary fills the cos/sin tables the way HF's GPTNeoXRotaryEmbedding
-// does, in float32: inv_freq = 1/(base^(2i/dim)), angle = pos·inv_freq.
-func (m *Model) buildRotary() {
-	half := m.rotDims / 2
-	if half == 0 {
-		return
-	}
-	P := m.cfg.MaxPositions
-	inv := make([]float32, half)
-	for i := range inv {
-		e := float32(2*i) / float32(m.rotDims)
-		inv[i] = 1 / float32(math.Pow(m.cfg.RotaryBase, float64(e)))
-	}
-	m.cos = make([]float32, P*half)
-	m.sin = make([]float32, P*half)
-	for p := 0; p < P; p++ {
-		for i, f := range inv {
-			a := float32(p) * f
-			m.cos[p*half+i] = float32(math.Cos(float64(a)))
-			m.sin[p*half+i] = float32(math.Sin(float64(a)))
-		}
-	}
 }

@@ -172,15 +172,25 @@ func Load(dev gpu.Device, dir string, opts Options) (*Model, error) {
 		}
 		m.params += n
 	}
-	if m.maxKV <= 0 {
-		free, _, err := dev.MemInfo()
-		if err != nil {
-			m.Close()
-			return nil, err
-		}
-		m.maxKV = int64(free / 4)
+	if err := m.planCache(); err != nil {
+		m.Close()
+		return nil, err
 	}
 	return m, nil
+}
+
+// planCache sets the default KV-cache budget, once the weights are on the
+// device: a quarter of the memory left.
+func (m *Model) planCache() error {
+	if m.maxKV > 0 {
+		return nil
+	}
+	free, _, err := m.dev.MemInfo()
+	if err != nil {
+		return err
+	}
+	m.maxKV = int64(free / 4)
+	return nil
 }
 
 func newModel(dev gpu.Device, cfg modelconfig.Config, opts Options) (*Model, error) {
@@ -258,27 +268,12 @@ func (m *Model) fits(ck *checkpoint.Checkpoint) error {
 
 func gib(b int64) float64 { return float64(b) / (1 << 30) }
 
-// uploadRotary uploads the cos/sin tables, built the way HF's
-// GPTNeoXRotaryEmbedding does in float32: inv_freq = 1/(base^(2i/dim)),
-// angle = pos·inv_freq (the same numbers as the cpu engine).
+// uploadRotary uploads the rotary cos/sin tables (a 1-float dummy each
+// when nothing is rotated: kernels take a pointer either way).
 func (m *Model) uploadRotary() error {
-	half := m.rotDims / 2
-	P := m.cfg.MaxPositions
-	cos := make([]float32, max(1, P*half))
-	sin := make([]float32, max(1, P*half))
-	if half > 0 {
-		inv := make([]float32, half)
-		for i := range inv {
-			e := float32(2*i) / float32(m.rotDims)
-			inv[i] = 1 / float32(math.Pow(m.cfg.RotaryBase, float64(e)))
-		}
-		for p := 0; p < P; p++ {
-			for i, f := range inv {
-				a := float32(p) * f
-				cos[p*half+i] = float32(math.Cos(float64(a)))
-				sin[p*half+i] = float32(math.Sin(float64(a)))
-			}
-		}
+	cos, sin := m.cfg.RotaryTables()
+	if cos == nil {
+		cos, sin = []float32{0}, []float32{0}
 	}
 	var err error
 	if m.cos, err = m.uploadF32(cos); err != nil {

@@ -55,13 +55,9 @@ func NewRandom(dev gpu.Device, cfg modelconfig.Config, seed uint64, opts Options
 		m.Close()
 		return nil, l.err
 	}
-	if m.maxKV <= 0 {
-		free, _, err := dev.MemInfo()
-		if err != nil {
-			m.Close()
-			return nil, err
-		}
-		m.maxKV = int64(free / 4)
+	if err := m.planCache(); err != nil {
+		m.Close()
+		return nil, err
 	}
 	return m, nil
 }

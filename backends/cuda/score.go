@@ -144,12 +144,7 @@ func (m *Model) Logits(ctx context.Context, ids [][]int32, iv intervention.Inter
 	}
 	D, V := m.cfg.HiddenSize, m.cfg.VocabSize
 	out := make([]float32, len(ids)*T*V)
-	for _, g := range m.equalGroups(len(ids), T) {
-		p := newPass(repeat(T, g[1]-g[0]), make([]int, g[1]-g[0]), 0)
-		st, err := m.forward(ctx, flatten(ids[g[0]:g[1]]), p, iv, nil, nil)
-		if err != nil {
-			return nil, err
-		}
+	err = m.eachEqualPass(ctx, ids, T, iv, nil, func(g0 int, p *pass, st *state) error {
 		for r0 := 0; r0 < p.rows; r0 += unembedRows {
 			k := min(unembedRows, p.rows-r0)
 			rows := make([]int32, k)
@@ -158,25 +153,29 @@ func (m *Model) Logits(ctx context.Context, ids [][]int32, iv intervention.Inter
 			}
 			rp, err := m.ws.upload(m.dev, "rows", rows)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			hf, err := m.finalNorm(st, rp, k)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			lp, err := m.ws.get(m.dev, "logits", int64(k)*int64(V)*4)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if err := m.matmul(lp, hf, m.unembed, k, V, D); err != nil {
-				return nil, err
+				return err
 			}
 			b := make([]byte, k*V*4)
 			if err := m.dev.Download(b, lp); err != nil {
-				return nil, err
+				return err
 			}
-			copy(out[(g[0]*T+r0)*V:], bytesF32(b))
+			copy(out[(g0*T+r0)*V:], bytesF32(b))
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -198,29 +197,30 @@ func (m *Model) HiddenStates(ctx context.Context, ids [][]int32, iv intervention
 	for i := range out {
 		out[i] = make([]float32, len(ids)*T*D)
 	}
-	for _, g := range m.equalGroups(len(ids), T) {
-		p := newPass(repeat(T, g[1]-g[0]), make([]int, g[1]-g[0]), 0)
-		base := g[0] * T * D
-		st, err := m.forward(ctx, flatten(ids[g[0]:g[1]]), p, iv, nil, func(i int, x gpu.Ptr) error {
+	hook := func(g0 int, p *pass) func(i int, x gpu.Ptr) error {
+		return func(i int, x gpu.Ptr) error {
 			b := make([]byte, p.rows*D*4)
 			if err := m.dev.Download(b, x); err != nil {
 				return err
 			}
-			copy(out[i][base:], bytesF32(b))
+			copy(out[i][g0*T*D:], bytesF32(b))
 			return nil
-		})
-		if err != nil {
-			return nil, err
 		}
+	}
+	err = m.eachEqualPass(ctx, ids, T, iv, hook, func(g0 int, p *pass, st *state) error {
 		hf, err := m.finalNorm(st, 0, p.rows)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		b := make([]byte, p.rows*D*m.dt.Size())
 		if err := m.dev.Download(b, hf); err != nil {
-			return nil, err
+			return err
 		}
-		copy(out[L][base:], decode(b, m.dt))
+		copy(out[L][g0*T*D:], decode(b, m.dt))
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -232,9 +232,27 @@ func (m *Model) checkBatch(ids [][]int32, iv intervention.Intervention) (int, er
 	return engine.CheckBatch(m.cfg, ids)
 }
 
-// equalGroups splits count sequences of length T into forward passes.
-func (m *Model) equalGroups(count, T int) [][2]int {
-	return engine.Groups(repeat(T, count), m.maxTok)
+// eachEqualPass runs sequences of equal length T through the model in
+// passes within the token budget and calls done with each pass's first
+// sequence, its rows and its final state; hook (may be nil) makes each
+// pass's hidden-state hook.
+func (m *Model) eachEqualPass(ctx context.Context, ids [][]int32, T int, iv intervention.Intervention,
+	hook func(g0 int, p *pass) func(int, gpu.Ptr) error, done func(g0 int, p *pass, st *state) error) error {
+	for _, g := range engine.Groups(repeat(T, len(ids)), m.maxTok) {
+		p := newPass(repeat(T, g[1]-g[0]), make([]int, g[1]-g[0]), 0)
+		var h func(int, gpu.Ptr) error
+		if hook != nil {
+			h = hook(g[0], p)
+		}
+		st, err := m.forward(ctx, flatten(ids[g[0]:g[1]]), p, iv, nil, h)
+		if err != nil {
+			return err
+		}
+		if err := done(g[0], p, st); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func repeat(v, n int) []int {

@@ -3,6 +3,8 @@
 // normalized Config.
 package modelconfig
 
+import "math"
+
 // Model types (config.json "model_type").
 const (
 	GPTNeoX = "gpt_neox"
@@ -57,3 +59,31 @@ func (c Config) HeadDim() int { return c.HiddenSize / c.NumHeads }
 
 // RotaryDims is int(head_dim × rotary_pct), as HF computes it.
 func (c Config) RotaryDims() int { return int(float64(c.HeadDim()) * c.RotaryPct) }
+
+// RotaryTables returns GPT-NeoX's rotary cos and sin tables,
+// [MaxPositions][RotaryDims/2] row-major, built the way HF's
+// GPTNeoXRotaryEmbedding does in float32: inv_freq = 1/(base^(2i/dim)),
+// angle = pos·inv_freq (the cosine and sine rounded from float64). Both
+// are nil when nothing is rotated.
+func (c Config) RotaryTables() (cos, sin []float32) {
+	dims := c.RotaryDims()
+	half := dims / 2
+	if half == 0 {
+		return nil, nil
+	}
+	inv := make([]float32, half)
+	for i := range inv {
+		e := float32(2*i) / float32(dims)
+		inv[i] = 1 / float32(math.Pow(c.RotaryBase, float64(e)))
+	}
+	P := c.MaxPositions
+	cos, sin = make([]float32, P*half), make([]float32, P*half)
+	for p := 0; p < P; p++ {
+		for i, f := range inv {
+			a := float64(float32(p) * f)
+			cos[p*half+i] = float32(math.Cos(a))
+			sin[p*half+i] = float32(math.Sin(a))
+		}
+	}
+	return cos, sin
+}

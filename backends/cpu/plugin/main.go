@@ -11,7 +11,6 @@ import (
 	"github.com/memscope/memscope/backends/cpu"
 	"github.com/memscope/memscope/backends/engine"
 	"github.com/memscope/memscope/backends/lm"
-	"github.com/memscope/memscope/backends/tokenizer"
 	"github.com/memscope/memscope/plugins"
 )
 
@@ -45,13 +44,6 @@ func main() {
 			log.Info("model loaded", "dir", req.ModelDir, "blas", blas.String(), "threads", m.Threads())
 			return m, nil
 		},
-		LoadTokenizer: func(dir string) (lm.Tokenizer, error) {
-			tok, err := tokenizer.Load(dir)
-			if err != nil {
-				log.Warn("no tokenizer; only token-id requests will work", "error", err)
-				return nil, err
-			}
-			return tok, nil
-		},
+		LoadTokenizer: lm.HFTokenizer(log),
 	}))
 }

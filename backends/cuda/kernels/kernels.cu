@@ -380,6 +380,19 @@ DEVICE void residual(float* x, const float* a, const T* ba, const float* m, cons
 	}
 }
 
+// argmax_warp reduces (value, index) pairs over a warp to the largest
+// value, ties to the lowest index, in every lane.
+DEVICE void argmax_warp(float& bv, int& bi) {
+	for (int o = 16; o > 0; o >>= 1) {
+		float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+		int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+		if (ov > bv || (ov == bv && oi < bi)) {
+			bv = ov;
+			bi = oi;
+		}
+	}
+}
+
 // row_stats summarizes rows of logits z [rows][V]: the lowest index of the
 // maximum, log Z and the entropy (nats) of softmax(z), and the logit of
 // targets[r] when targets is set. stats[r] = (logZ, entropy, target logit).
@@ -400,14 +413,7 @@ KERNEL void row_stats(const float* z, int V, const int* targets, float* stats, i
 		}
 	}
 	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
-	for (int o = 16; o > 0; o >>= 1) {
-		float ov = __shfl_xor_sync(0xffffffffu, bv, o);
-		int oi = __shfl_xor_sync(0xffffffffu, bi, o);
-		if (ov > bv || (ov == bv && oi < bi)) {
-			bv = ov;
-			bi = oi;
-		}
-	}
+	argmax_warp(bv, bi);
 	if (lane == 0) {
 		redv[warp] = bv;
 		redi[warp] = bi;
@@ -415,14 +421,7 @@ KERNEL void row_stats(const float* z, int V, const int* targets, float* stats, i
 	__syncthreads();
 	bv = lane < nw ? redv[lane] : -MS_INF;
 	bi = lane < nw ? redi[lane] : 0x7fffffff;
-	for (int o = 16; o > 0; o >>= 1) {
-		float ov = __shfl_xor_sync(0xffffffffu, bv, o);
-		int oi = __shfl_xor_sync(0xffffffffu, bi, o);
-		if (ov > bv || (ov == bv && oi < bi)) {
-			bv = ov;
-			bi = oi;
-		}
-	}
+	argmax_warp(bv, bi);
 	float m = bv;
 	float s = 0.0f, t = 0.0f;
 	for (int j = threadIdx.x; j < V; j += blockDim.x) {
