@@ -7,6 +7,7 @@ import (
 
 	"github.com/memscope/memscope/backends/checkpoint"
 	"github.com/memscope/memscope/backends/cuda/gpu"
+	"github.com/memscope/memscope/backends/engine"
 	"github.com/memscope/memscope/backends/modelconfig"
 )
 
@@ -16,6 +17,8 @@ type loader struct {
 	ck  *checkpoint.Checkpoint
 	err error
 	buf []float32 // host staging, reused
+	// nonFinite lists tensors holding NaN or ±Inf.
+	nonFinite []engine.NonFiniteTensor
 }
 
 // read reads a tensor as float32 into the staging buffer.
@@ -39,6 +42,9 @@ func (l *loader) read(name string, shape ...int) []float32 {
 	if err := l.ck.Float32Into(name, v); err != nil {
 		l.err = err
 		return nil
+	}
+	if c := engine.CountNonFinite(v); c.Bad() > 0 {
+		l.nonFinite = append(l.nonFinite, engine.NonFiniteTensor{Name: name, Count: c})
 	}
 	return v
 }

@@ -38,6 +38,10 @@ type Options struct {
 	// MaxCacheBytes bounds the KV cache of one Generate group; 0 means a
 	// quarter of the device memory free after the weights.
 	MaxCacheBytes int64
+	// AllowNonFiniteWeights loads weights that hold NaN or ±Inf (listed by
+	// NonFiniteWeights); without it such a checkpoint is refused
+	// (engine.NonFiniteWeightsError), as the numerics policy says.
+	AllowNonFiniteWeights bool
 }
 
 const (
@@ -91,7 +95,13 @@ type Model struct {
 	act      int32   // 1 exact GELU, 2 tanh GELU
 
 	ws workspace
+
+	nonFiniteWeights []engine.NonFiniteTensor
 }
+
+// NonFiniteWeights lists the weight tensors holding NaN or ±Inf (loaded
+// only with Options.AllowNonFiniteWeights).
+func (m *Model) NonFiniteWeights() []engine.NonFiniteTensor { return m.nonFiniteWeights }
 
 // Config returns the model's normalized configuration.
 func (m *Model) Config() modelconfig.Config { return m.cfg }
@@ -158,6 +168,10 @@ func Load(dev gpu.Device, dir string, opts Options) (*Model, error) {
 	case modelconfig.GPTNeo:
 		l.neo()
 	}
+	if l.err == nil && len(l.nonFinite) > 0 && !opts.AllowNonFiniteWeights {
+		l.err = &engine.NonFiniteWeightsError{Tensors: l.nonFinite}
+	}
+	m.nonFiniteWeights = l.nonFinite
 	if l.err == nil {
 		l.err = m.uploadRotary()
 	}
