@@ -58,6 +58,7 @@ type ModelBoard struct {
 	Model, Backend, DType string
 	ModelHash             string
 	Names                 []string // every name these weights were run under, first seen first (Model is Names[0])
+	Sources               []string // where they came from, as the runs recorded it ("folder /path", "hub Org/name@rev (commit …)", "embedded")
 	Label                 string   // the names, plus a short hash, backend and dtype where needed to tell rows apart
 	RunIDs                []string
 	// Configs are the configurations with results: single blocks
@@ -313,6 +314,7 @@ func BuildLeaderboard(runs []*Run, opt LeaderboardOptions) (*Leaderboard, error)
 		order   map[seriesKey]int // first-seen order of metrics
 		tasks   map[string][]string
 		hashes  map[string]string // run id → model hash
+		sources []string
 		skipped int
 	}
 	infos := map[string]RunInfo{}
@@ -327,6 +329,7 @@ func BuildLeaderboard(runs []*Run, opt LeaderboardOptions) (*Leaderboard, error)
 	var twiceNotes []string
 	for _, run := range runs {
 		cmps := indexComparisons(run.Comparisons)
+		srcs := ModelSources(run.Info)
 		for _, m := range run.Metrics {
 			k := keyOf(m.Cell)
 			md := models[k]
@@ -338,6 +341,9 @@ func BuildLeaderboard(runs []*Run, opt LeaderboardOptions) (*Leaderboard, error)
 			}
 			if !slices.Contains(md.names, m.Model) {
 				md.names = append(md.names, m.Model)
+			}
+			if src, ok := srcs[m.Model]; ok && !slices.Contains(md.sources, src.Describe()) {
+				md.sources = append(md.sources, src.Describe())
 			}
 			if !slices.Contains(md.runs, run.Info.RunID) {
 				md.runs = append(md.runs, run.Info.RunID)
@@ -400,7 +406,7 @@ func BuildLeaderboard(runs []*Run, opt LeaderboardOptions) (*Leaderboard, error)
 
 	for _, k := range keys {
 		md := models[k]
-		mb := ModelBoard{Model: md.names[0], Names: md.names, ModelHash: md.hash, Backend: k.backend, DType: k.dtype, Label: labels[k], RunIDs: md.runs, Best: -1}
+		mb := ModelBoard{Model: md.names[0], Names: md.names, Sources: md.sources, ModelHash: md.hash, Backend: k.backend, DType: k.dtype, Label: labels[k], RunIDs: md.runs, Best: -1}
 		var ivs []intervention.Intervention
 		for _, iv := range md.ivs {
 			ivs = append(ivs, iv)

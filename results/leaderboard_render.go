@@ -375,7 +375,11 @@ func (lb *Leaderboard) renderDoc(w io.Writer, md bool) error {
 		if len(m.RunIDs) > 1 {
 			runs = "runs "
 		}
-		head := fmt.Sprintf("%s (%s, %s, %s; %s%s)", m.Label, ShortHash(m.ModelHash), m.Backend, m.DType, runs, strings.Join(m.RunIDs, ", "))
+		from := ""
+		if len(m.Sources) > 0 {
+			from = strings.Join(m.Sources, "; ") + "; "
+		}
+		head := fmt.Sprintf("%s (%s, %s, %s; %s%s%s)", m.Label, ShortHash(m.ModelHash), m.Backend, m.DType, from, runs, strings.Join(m.RunIDs, ", "))
 		if md {
 			fmt.Fprintf(&b, "\n## %s\n\n", head)
 		} else {
@@ -548,6 +552,7 @@ type jsonModel struct {
 	Rank           int            `json:"rank"`
 	Model          string         `json:"model"`
 	Names          []string       `json:"names"`
+	Sources        []string       `json:"sources"`
 	ModelHash      string         `json:"model_hash"`
 	Label          string         `json:"label"`
 	Backend        string         `json:"backend"`
@@ -636,6 +641,9 @@ func (lb *Leaderboard) renderJSON(w io.Writer) error {
 		}
 		if jm.Names == nil {
 			jm.Names = []string{m.Model}
+		}
+		if jm.Sources = m.Sources; jm.Sources == nil {
+			jm.Sources = []string{}
 		}
 		for _, c := range m.Configs {
 			jm.Configurations = append(jm.Configurations, jsonConfig{Intervention: c.Intervention.String(), Blocks: c.Intervention.Blocks, Label: c.Label})

@@ -282,3 +282,53 @@ func TestLeaderboardNotesMixedRuns(t *testing.T) {
 	assert.Equal(t, "pythia-tiny: different weights were measured under this name (sha256:pythia-t, sha256:fedcba98); they are ranked as separate rows, labelled by hash: give the folders different names (or --model NAME=DIR) to tell them apart", notes[0])
 	assert.Equal(t, "pythia-tiny sha256:fedcba98: no baseline (intervention none) was measured, so changes cannot be computed", notes[1])
 }
+
+// One set of weights run under two names, in two folders, is one row: the
+// names and sources are listed, the short hash shown in every format.
+func TestLeaderboardMergesSameWeights(t *testing.T) {
+	root := t.TempDir()
+	for i, name := range []string{"memorizer", "model"} {
+		models := []resultstest.Model{resultstest.DefaultModels[0]}
+		models[0].Name = name
+		dir := filepath.Join(root, name)
+		info := resultstest.Info(fmt.Sprintf("run-%d", i))
+		info.Finished = info.Finished.Add(time.Duration(i) * time.Hour)
+		src := results.ModelSource{Name: name, Source: "embedded", Dir: "/cache/memorizer"}
+		if i == 1 {
+			src = results.ModelSource{Name: name, Source: "folder", Dir: "/work/fixtures/model"}
+		}
+		info.Extra[results.ExtraModels] = results.EncodeModelSources([]results.ModelSource{src})
+		w, err := results.Create(dir, info)
+		require.NoError(t, err)
+		for _, c := range resultstest.Cells(models, resultstest.DefaultTasks) {
+			c.Cell.ModelHash = "sha256:28396ca1a51f3e9d"
+			for k := range c.Metrics {
+				c.Metrics[k].Cell = c.Cell
+			}
+			for k := range c.Docs {
+				c.Docs[k].Cell = c.Cell
+			}
+			for k := range c.Requests {
+				c.Requests[k].Cell = c.Cell
+			}
+			require.NoError(t, w.Add(c))
+		}
+		require.NoError(t, w.Close())
+	}
+	lb, err := results.LoadLeaderboard([]string{root}, results.LeaderboardOptions{})
+	require.NoError(t, err)
+	require.Len(t, lb.Models, 1, "same weights, backend and dtype: one row")
+	m := lb.Models[0]
+	assert.Equal(t, "memorizer = model", m.Label)
+	assert.Equal(t, []string{"memorizer", "model"}, m.Names)
+	assert.Equal(t, []string{"embedded", "folder /work/fixtures/model"}, m.Sources)
+	assert.Contains(t, lb.Notes, "memorizer and model are one set of weights (sha256:28396ca1): ranked as one row")
+	for _, format := range results.LeaderboardFormats {
+		var buf bytes.Buffer
+		require.NoError(t, lb.Render(&buf, format))
+		assert.Contains(t, buf.String(), "sha256:28396ca1", format)
+	}
+	var buf bytes.Buffer
+	require.NoError(t, lb.Render(&buf, "text"))
+	assert.Contains(t, buf.String(), "memorizer = model (sha256:28396ca1, cpu, float32; embedded; folder /work/fixtures/model; runs run-0, run-1)")
+}

@@ -3,6 +3,7 @@ package plan
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -147,6 +148,7 @@ func TestParseTaskOptions(t *testing.T) {
 
 func TestModels(t *testing.T) {
 	root := t.TempDir()
+	t.Setenv(EnvHFHubCache, filepath.Join(root, "empty-hub"))
 	mk := func(rel string) string {
 		d := filepath.Join(root, rel)
 		require.NoError(t, os.MkdirAll(d, 0o755))
@@ -162,9 +164,22 @@ func TestModels(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, ms, 4)
 	assert.Equal(t, "solo", ms[0].Name)
-	assert.Equal(t, "EleutherAI/pythia-160m", ms[1].Name)
+	assert.Equal(t, SourceFolder, ms[0].Source)
+	assert.Equal(t, "folder "+d, ms[0].Describe())
+	assert.Equal(t, "EleutherAI/pythia-160m@0123456", ms[1].Name, "a snapshot no ref names: its short commit")
 	assert.Equal(t, a, ms[2].Name) // clash: full path
 	assert.Equal(t, b, ms[3].Name)
+
+	// Labels name models; a label may not name two.
+	ms, err = Models([]string{"mine=" + a, "theirs=" + b})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"mine", "theirs"}, []string{ms[0].Name, ms[1].Name})
+	assert.True(t, ms[0].Labelled)
+	assert.Equal(t, a, ms[0].Dir)
+	_, err = Models([]string{"x=" + a, "x=" + b})
+	assert.ErrorContains(t, err, "the label x is given to two models")
+	_, err = Models([]string{"=" + a})
+	assert.ErrorContains(t, err, "write NAME=FOLDER")
 
 	_, err = Models([]string{filepath.Join(root, "missing")})
 	assert.ErrorContains(t, err, "no such folder")
@@ -173,4 +188,71 @@ func TestModels(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "empty"), 0o755))
 	_, err = Models([]string{filepath.Join(root, "empty")})
 	assert.ErrorContains(t, err, "no config.json")
+}
+
+// hubCache lays out a Hugging Face cache as huggingface_hub does:
+// refs/<revision> holds the commit, snapshots/<commit> the files.
+func hubCache(t *testing.T, repo string, refs map[string]string, commits ...string) string {
+	t.Helper()
+	cache := t.TempDir()
+	folder := filepath.Join(cache, "models--"+strings.ReplaceAll(repo, "/", "--"))
+	for ref, commit := range refs {
+		p := filepath.Join(folder, "refs", filepath.FromSlash(ref))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(commit), 0o644)) // no newline, as huggingface_hub writes it
+	}
+	for _, c := range commits {
+		d := filepath.Join(folder, "snapshots", c)
+		require.NoError(t, os.MkdirAll(d, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(d, "config.json"), []byte("{}"), 0o644))
+	}
+	return cache
+}
+
+func TestModelsFromTheHubCache(t *testing.T) {
+	main := strings.Repeat("a", 40)
+	step := "b1c2d3e4f5" + strings.Repeat("0", 30)
+	orphan := "c0ffee" + strings.Repeat("1", 34)
+	cache := hubCache(t, "EleutherAI/pythia-1.4b", map[string]string{"main": main, "step143000": step, "refs/pr/1": step}, main, step, orphan)
+	t.Setenv(EnvHFHubCache, cache)
+	t.Chdir(t.TempDir()) // no folder of that name here
+
+	ms, err := Models([]string{"EleutherAI/pythia-1.4b", "EleutherAI/pythia-1.4b@step143000", "EleutherAI/pythia-1.4b@c0ffee1", "old=EleutherAI/pythia-1.4b@" + main})
+	require.NoError(t, err)
+	require.Len(t, ms, 3, "main and the commit main points at are one folder")
+	assert.Equal(t, "EleutherAI/pythia-1.4b", ms[0].Name)
+	assert.Equal(t, filepath.Join(cache, "models--EleutherAI--pythia-1.4b", "snapshots", main), ms[0].Dir)
+	assert.Equal(t, SourceHub, ms[0].Source)
+	assert.Equal(t, main, ms[0].Commit)
+	assert.Equal(t, "hub EleutherAI/pythia-1.4b@main (commit aaaaaaa)", ms[0].Describe())
+	assert.Equal(t, "EleutherAI/pythia-1.4b@step143000", ms[1].Name)
+	assert.Equal(t, step, ms[1].Commit)
+	assert.Equal(t, "EleutherAI/pythia-1.4b@c0ffee1", ms[2].Name)
+	assert.Equal(t, orphan, ms[2].Commit, "a unique commit prefix finds its snapshot")
+
+	// A snapshot folder given by path is named by the ref that points at it.
+	ms, err = Models([]string{filepath.Join(cache, "models--EleutherAI--pythia-1.4b", "snapshots", step)})
+	require.NoError(t, err)
+	assert.Equal(t, "EleutherAI/pythia-1.4b@refs/pr/1", ms[0].Name, "refs sort: refs/pr/1 before step143000")
+	assert.Equal(t, SourceFolder, ms[0].Source)
+	ms, err = Models([]string{filepath.Join(cache, "models--EleutherAI--pythia-1.4b", "snapshots", main)})
+	require.NoError(t, err)
+	assert.Equal(t, "EleutherAI/pythia-1.4b", ms[0].Name, "main wins")
+
+	// HF_HOME/hub when HF_HUB_CACHE is not set.
+	t.Setenv(EnvHFHubCache, "")
+	home := t.TempDir()
+	require.NoError(t, os.Rename(cache, filepath.Join(home, "hub")))
+	t.Setenv(EnvHFHome, home)
+	ms, err = Models([]string{"EleutherAI/pythia-1.4b@step143000"})
+	require.NoError(t, err)
+	assert.Equal(t, step, ms[0].Commit)
+
+	// What is missing says how to get it.
+	_, err = Models([]string{"EleutherAI/pythia-12b"})
+	assert.ErrorContains(t, err, "--model EleutherAI/pythia-12b: no such folder, and EleutherAI/pythia-12b is not in the Hugging Face cache ("+filepath.Join(home, "hub")+"; set HF_HUB_CACHE or HF_HOME to look elsewhere): download it first with `huggingface-cli download EleutherAI/pythia-12b --include config.json '*.safetensors*' 'tokenizer*'`")
+	_, err = Models([]string{"EleutherAI/pythia-1.4b@step1000"})
+	assert.ErrorContains(t, err, "revision step1000 is not in the Hugging Face cache (cached: main, refs/pr/1, step143000, c0ffee1): download it first with `huggingface-cli download EleutherAI/pythia-1.4b --revision step1000")
+	_, err = Models([]string{"EleutherAI/pythia-1.4b@../../etc"})
+	assert.ErrorContains(t, err, "no such folder")
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memscope/memscope/harness/internal/testplugins"
+	"github.com/memscope/memscope/intervention"
 	"github.com/memscope/memscope/results"
 )
 
@@ -87,6 +88,28 @@ func TestCLIEmbeddedMemorizerWithRealPlugins(t *testing.T) {
 
 	run, err := results.Read(out)
 	require.NoError(t, err)
+	assert.Contains(t, r.stderr, results.ShortHash(run.Metrics[0].ModelHash)+")", "the start-up line shows the weights' hash, as the tables do")
+
+	// Bypassing block 5 loses dozens of canaries and gains none: McNemar
+	// finds it significant; held-out NLL rises significantly too.
+	cs, err := results.ReadComparisons(out)
+	require.NoError(t, err)
+	sc5 := intervention.New(intervention.AttnShortCircuit, 5)
+	for _, c := range cs {
+		if c.Intervention.String() != sc5.String() {
+			continue
+		}
+		switch c.Task + "/" + c.Metric {
+		case "memorization/exact_match":
+			assert.Equal(t, "mcnemar_exact", c.Test)
+			assert.Greater(t, c.OnlyA, 30)
+			assert.LessOrEqual(t, c.OnlyB, 2)
+			assert.Less(t, c.P, 1e-8)
+		case "heldout_perplexity/nll_per_token":
+			assert.True(t, c.Significant(true), "p=%g", c.P)
+			assert.Greater(t, c.CILow, 0.0)
+		}
+	}
 	type key struct {
 		iv  string
 		doc int

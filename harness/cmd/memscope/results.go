@@ -356,15 +356,24 @@ then which models, tasks and interventions were measured, and the table files.`,
 				row("task config", k+" "+info.TaskConfigHashes[k])
 			}
 			for _, k := range resultsSortedKeys(info.Extra) {
-				row(k, info.Extra[k])
+				if k != results.ExtraModels { // shown per model below
+					row(k, info.Extra[k])
+				}
 			}
-			models, tasks, ivs := map[string]bool{}, map[string]bool{}, map[string]bool{}
+			models, tasks, ivs := map[string]string{}, map[string]bool{}, map[string]bool{}
 			for _, m := range run.Metrics {
-				models[m.Model] = true
+				models[m.Model] = m.ModelHash
 				tasks[m.Task] = true
 				ivs[m.Intervention.String()] = true
 			}
-			row("measured models", strings.Join(resultsSortedKeys(models), ", "))
+			sources := results.ModelSources(info)
+			for _, name := range resultsSortedKeys(models) {
+				what := results.ShortHash(models[name])
+				if src, ok := sources[name]; ok {
+					what += ", " + src.Describe()
+				}
+				row("model", fmt.Sprintf("%s (%s)", name, what))
+			}
 			row("measured tasks", strings.Join(resultsSortedKeys(tasks), ", "))
 			row("measured cells", fmt.Sprintf("%s (baseline included) × %s × %s", plural(len(ivs), "intervention"), plural(len(tasks), "task"), plural(len(models), "model")))
 			for _, t := range results.Tables {

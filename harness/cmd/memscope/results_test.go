@@ -119,7 +119,7 @@ func TestResultsPlotAndInfoCommands(t *testing.T) {
 	out, err = runResults(t, "info", run)
 	require.NoError(t, err)
 	assert.Contains(t, out, "run                 run-a")
-	assert.Contains(t, out, "measured models     pythia-tiny")
+	assert.Contains(t, out, "model               pythia-tiny (sha256:pythia-t)\n")
 	assert.Contains(t, out, "measured cells      7 interventions (baseline included) × 4 tasks × 1 model\n")
 	assert.Contains(t, out, "requests table")
 }

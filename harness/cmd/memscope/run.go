@@ -104,7 +104,9 @@ Exit status: 0 done, 1 failed, 2 bad flags or input, 130 interrupted.`,
 	Example: `  memscope run
   memscope run --model ./pythia-160m --tasks memorization,lambada_openai,piqa \
       --task-opt memorization.data=pile_memorized.npy --interventions attn-sc:each --out results/160m
-  memscope run --model A --model B --tasks arc_easy --interventions 'attn-sc:20-23;attn-zero:20-23' --limit 200`,
+  memscope run --model A --model B --tasks arc_easy --interventions 'attn-sc:20-23;attn-zero:20-23' --limit 200
+  memscope run --model EleutherAI/pythia-1.4b@step143000 --model final=EleutherAI/pythia-1.4b --tasks memorization \
+      --task-opt memorization.data=pile_memorized.npy --task-opt memorization.preset=paper`,
 	Args: noArgs,
 	RunE: func(cmd *cobra.Command, _ []string) error { return runRun(cmd, &runOpts) },
 }
@@ -112,7 +114,7 @@ Exit status: 0 done, 1 failed, 2 bad flags or input, 130 interrupted.`,
 func init() {
 	f := runCmd.Flags()
 	o := &runOpts
-	f.StringArrayVar(&o.models, "model", nil, "Hugging Face model `DIR` (config.json, safetensors, tokenizer); repeat for several models (default: the embedded memorizer model)")
+	f.StringArrayVar(&o.models, "model", nil, "`MODEL`: a Hugging Face model folder (config.json, safetensors, tokenizer), or a hub name Org/name[@revision] found in the local Hugging Face cache (HF_HUB_CACHE, HF_HOME), either as NAME=MODEL to name it in the results; repeat for several models (default: the embedded memorizer model)")
 	f.StringVar(&o.backend, "backend", "cpu", "backend plugin `NAME` (memscope backends lists them)")
 	f.StringSliceVar(&o.tasks, "tasks", nil, "comma-separated task `NAMES` (memscope tasks lists them; default with the embedded model: memorization, heldout_perplexity and the five benchmarks)")
 	f.StringArrayVar(&o.interventions, "interventions", nil, "intervention `SPECS`: repeat the flag or separate specs with ';' or spaces (default attn-sc:each; see above)")
@@ -289,7 +291,7 @@ func runUseEmbedded(p *runPlan) error {
 		return err
 	}
 	p.embedded = &m
-	p.models = []plan.Model{{Dir: m.ModelDir, Name: embedded.Name}}
+	p.models = []plan.Model{{Dir: m.ModelDir, Name: embedded.Name, Source: plan.SourceEmbedded}}
 	defaults := map[string]map[string]string{
 		"memorization":       {"data": m.Canaries, "prefix_len": "32", "suffix_len": "32", "group_by": "kind"},
 		"heldout_perplexity": {"data": m.Heldout},
@@ -334,11 +336,22 @@ func runRun(cmd *cobra.Command, o *runFlags) error {
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "memscope", Level: level, Output: display.Log(), DisableTime: !o.verbose})
 
+	hasher := modelhash.New(filepath.Join(p.cacheDir, "modelhash.json"))
+	hasher.OnHash = func(path string, size int64) {
+		if size > 64<<20 {
+			log.Info("hashing model file once (for the response cache)", "file", path, "size_mb", size>>20)
+		}
+	}
 	if len(p.models) == 0 {
 		if err := runUseEmbedded(p); err != nil {
 			return err
 		}
-		display.Printf("no --model given: using the embedded memorizer model (%s, %s)", p.embedded.ModelDir, p.embedded.Hash[:19])
+		// The weights' hash, as the tables and the leaderboard show it.
+		hash, err := hasher.Hash(p.embedded.ModelDir)
+		if err != nil {
+			return err
+		}
+		display.Printf("no --model given: using the embedded memorizer model (%s, %s)", p.embedded.ModelDir, results.ShortHash(hash))
 	}
 
 	var store *cache.Store
@@ -348,13 +361,6 @@ func runRun(cmd *cobra.Command, o *runFlags) error {
 			return err
 		}
 	}
-	hasher := modelhash.New(filepath.Join(p.cacheDir, "modelhash.json"))
-	hasher.OnHash = func(path string, size int64) {
-		if size > 64<<20 {
-			log.Info("hashing model file once (for the response cache)", "file", path, "size_mb", size>>20)
-		}
-	}
-
 	cfg := runner.Config{
 		Models:        p.models,
 		Backend:       o.backend,
@@ -459,6 +465,11 @@ func runInfo(o *runFlags, p *runPlan) results.RunInfo {
 	if len(p.ability) > 0 {
 		extra[runInfoAbility] = strings.Join(p.ability, ",")
 	}
+	var sources []results.ModelSource
+	for _, m := range p.models {
+		sources = append(sources, m.Provenance())
+	}
+	extra[results.ExtraModels] = results.EncodeModelSources(sources)
 	return results.RunInfo{
 		HarnessVersion: version,
 		GitCommit:      provenance.GitCommit(gitCommit),
