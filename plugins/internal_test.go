@@ -159,7 +159,52 @@ func TestStderrTail(t *testing.T) {
 	}
 	assert.Equal(t, "b | c | d", tail.summary())
 	_, _ = tail.Write([]byte("panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n\t/x.go:3\n"))
-	assert.Equal(t, "panic: boom", tail.summary())
+	assert.Equal(t, "panic: boom at main.main (x.go:3)", tail.summary())
+
+	// A fault in C code: the signal, where it hit, the first frames
+	// outside the runtime; not the register dump at the end.
+	segv := newStderrTail()
+	_, _ = segv.Write([]byte(`SIGSEGV: segmentation violation
+PC=0x7f3a1c2b3c4d m=5 sigcode=1 addr=0x7f3a00000000
+signal arrived during cgo execution
+
+goroutine 34 gp=0xc000603a40 m=5 mp=0xc000580008 [syscall]:
+runtime.cgocall(0x8b2f40, 0xc0001b1e18)
+	/usr/lib/go/src/runtime/cgocall.go:167 +0x4b fp=0xc0001b1df0 sp=0xc0001b1db8 pc=0x40a7cb
+github.com/memscope/memscope/backends/cpu._Cfunc_ms_row_stats_avx2(0x7f3a00000000, 0x180, 0xc0001b1ea8, 0xc0001b1ea0, 0xc0001b1e98)
+	_cgo_gotypes.go:301 +0x45 fp=0xc0001b1e18 sp=0xc0001b1df0 pc=0x8a1c45
+github.com/memscope/memscope/backends/cpu.logitStats(...)
+	/src/backends/cpu/kernels_cgo.go:321
+github.com/memscope/memscope/backends/cpu.(*Model).unembedRows.func1(0x0, 0x4)
+	/src/backends/cpu/score.go:177 +0x1a5 fp=0xc0001b1f30 sp=0xc0001b1e18 pc=0x8a5c25
+github.com/memscope/memscope/backends/cpu.(*Model).parallel.func1()
+	/src/backends/cpu/forward.go:399 +0x4e
+
+goroutine 1 gp=0xc000002380 m=nil [chan receive]:
+main.main()
+	/src/main.go:10
+
+rax    0x0
+rip    0x8b2f6d
+cs     0x33
+fs     0x0
+gs     0x0
+`))
+	assert.Equal(t, "SIGSEGV: segmentation violation (PC=0x7f3a1c2b3c4d m=5 sigcode=1 addr=0x7f3a00000000; signal arrived during cgo execution)"+
+		" at cpu._Cfunc_ms_row_stats_avx2 (_cgo_gotypes.go:301) ← cpu.logitStats (kernels_cgo.go:321) ← cpu.(*Model).unembedRows.func1 (score.go:177)", segv.summary())
+
+	// A nil dereference in Go: the panic and its signal line.
+	nilp := newStderrTail()
+	_, _ = nilp.Write([]byte("panic: runtime error: invalid memory address or nil pointer dereference\n" +
+		"[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x48f4b6]\n\ngoroutine 1 [running]:\nmain.f(...)\n\t/x/main.go:7\nmain.main()\n\t/x/main.go:3 +0x1d\n"))
+	assert.Equal(t, "panic: runtime error: invalid memory address or nil pointer dereference ([signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x48f4b6]) at main.f (main.go:7) ← main.main (main.go:3)", nilp.summary())
+
+	for _, line := range []string{"SIGBUS: bus error", "SIGABRT: abort", "fatal error: runtime: out of memory"} {
+		assert.True(t, isCrashHeader(line), line)
+	}
+	for _, line := range []string{"SIG: x", "SIGNAL processing: done", "Sigsegv: x", "info: SIGSEGV: x"} {
+		assert.False(t, isCrashHeader(line), line)
+	}
 
 	long := newStderrTail()
 	_, _ = long.Write(make([]byte, 10000))

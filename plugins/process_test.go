@@ -59,6 +59,25 @@ func TestPluginPanicMidCall(t *testing.T) {
 	requireReaped(t, p.PID())
 }
 
+// A plugin that dies on a signal in C code (a fault in an engine's
+// kernels) is reported with the signal, where it hit and the first frames
+// of its trace; it was reported with the register dump's last lines
+// ("cs 0x33 | fs 0x0 | gs 0x0").
+func TestPluginSegfaultMidCall(t *testing.T) {
+	remote, p := startBackend(t, plugins.StartOptions{})
+	_, err := remote.Loglikelihood(ctxTimeout(t, 30*time.Second), intervention.Baseline(),
+		[]plugins.LoglikelihoodRequest{{Context: testplugins.Segv}}, nil)
+	require.ErrorIs(t, err, plugins.ErrPluginExited)
+	msg := err.Error()
+	assert.Contains(t, msg, "backend fake: Loglikelihood: plugin process exited (exit status 2)")
+	assert.Contains(t, msg, "SIGSEGV: segmentation violation (PC=")
+	assert.Contains(t, msg, "signal arrived during cgo execution")
+	assert.Contains(t, msg, "at testplugins._Cfunc_fake_segv (")
+	assert.Contains(t, msg, "← testplugins.segv (segv_cgo.go:")
+	assert.NotContains(t, msg, "gs 0x")
+	requireReaped(t, p.PID())
+}
+
 func TestTaskExitMidScore(t *testing.T) {
 	task, p := startTask(t, plugins.StartOptions{})
 	_, err := task.Score(ctxTimeout(t, 30*time.Second), plugins.TaskOptions{Options: map[string]string{"exit": "1"}}, nil, nil)

@@ -4,24 +4,45 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 )
 
 // stderrTail keeps the end of a plugin's raw stderr, for error messages
-// when the plugin dies: its last few lines, and the first line of a Go
-// panic or fatal error (which the stack trace would push out).
+// when the plugin dies: its last few lines, and what a crash printed —
+// the first line of a Go panic, a fatal error or a fatal signal
+// ("SIGSEGV: segmentation violation", which the Go runtime prints for a
+// fault in C code), the lines that say where the signal hit, and the
+// first frames of the crashing goroutine (which the rest of the trace
+// and the register dump would push out).
 type stderrTail struct {
 	mu    sync.Mutex
 	cur   []byte
 	lines []string
-	panic string
+	crash crashTrace
 }
+
+// crashTrace is what stderrTail keeps of a crash.
+type crashTrace struct {
+	header  string   // "panic: …", "fatal error: …", "SIGSEGV: segmentation violation"
+	details []string // "[signal SIGSEGV: … addr=0x0 pc=…]", "PC=… sigcode=…", "signal arrived during cgo execution"
+	frames  []string // "cpu.logitStats (kernels_cgo.go:321)", innermost first
+	state   int      // where the trace is: crashHeader, crashGoroutine, crashDone
+	fn      string   // the frame whose file line comes next
+}
+
+const (
+	crashHeader    = iota // after the header, before the first goroutine
+	crashGoroutine        // inside the first goroutine's frames
+	crashDone
+)
 
 const (
 	tailLines   = 3
 	tailLineMax = 500
+	crashFrames = 3
 )
 
 func newStderrTail() *stderrTail { return &stderrTail{} }
@@ -53,13 +74,16 @@ func (t *stderrTail) appendCur(b []byte) {
 }
 
 func (t *stderrTail) endLine() {
-	line := strings.TrimSpace(string(t.cur))
+	raw := string(t.cur)
+	line := strings.TrimSpace(raw)
 	t.cur = t.cur[:0]
+	if t.crash.header != "" {
+		t.crash.add(raw, line)
+	} else if isCrashHeader(line) {
+		t.crash.header = line
+	}
 	if line == "" {
 		return
-	}
-	if t.panic == "" && (strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ")) {
-		t.panic = line
 	}
 	t.lines = append(t.lines, renderLogLine(line))
 	if len(t.lines) > tailLines {
@@ -67,12 +91,90 @@ func (t *stderrTail) endLine() {
 	}
 }
 
-// summary is "" when the plugin wrote nothing.
+// isCrashHeader recognizes the first line the Go runtime prints when a
+// program dies: a panic, a fatal error, or a fatal signal it could not
+// turn into a panic ("SIGSEGV: segmentation violation", "SIGBUS: bus
+// error", "SIGABRT: abort").
+func isCrashHeader(line string) bool {
+	if strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ") {
+		return true
+	}
+	name, _, ok := strings.Cut(line, ": ")
+	if !ok || len(name) < 5 || !strings.HasPrefix(name, "SIG") {
+		return false
+	}
+	for _, r := range name[3:] {
+		if r < 'A' || r > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// add follows the trace after the header: detail lines until the first
+// goroutine, then that goroutine's first frames outside the runtime.
+func (c *crashTrace) add(raw, line string) {
+	switch c.state {
+	case crashHeader:
+		switch {
+		case strings.HasPrefix(line, "goroutine "):
+			c.state = crashGoroutine
+		case strings.HasPrefix(line, "[signal "), strings.HasPrefix(line, "PC="),
+			strings.HasPrefix(line, "signal arrived"):
+			if len(c.details) < 3 {
+				c.details = append(c.details, line)
+			}
+		}
+	case crashGoroutine:
+		switch {
+		case line == "":
+			c.state = crashDone
+		case strings.HasPrefix(raw, "\t"):
+			if c.fn != "" && len(c.frames) < crashFrames {
+				file, _, _ := strings.Cut(line, " ")
+				c.frames = append(c.frames, c.fn+" ("+filepath.Base(file)+")")
+			}
+			c.fn = ""
+		default:
+			c.fn = frameName(line)
+		}
+	}
+}
+
+// frameName shortens a trace's function line to package.Function:
+// "github.com/x/y/cpu.(*Model).f(0x1, ...)" → "cpu.(*Model).f". Runtime
+// frames say nothing about where a plugin crashed: "".
+func frameName(line string) string {
+	if strings.HasPrefix(line, "created by ") {
+		return ""
+	}
+	fn := line
+	if i := strings.LastIndex(fn, "("); i > 0 && strings.HasSuffix(fn, ")") {
+		fn = fn[:i] // the arguments
+	}
+	if i := strings.LastIndex(fn, "/"); i >= 0 {
+		fn = fn[i+1:]
+	}
+	if strings.HasPrefix(fn, "runtime.") {
+		return ""
+	}
+	return fn
+}
+
+// summary is "" when the plugin wrote nothing. After a crash it is the
+// crash's header, details and first frames; otherwise the last lines.
 func (t *stderrTail) summary() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.panic != "" {
-		return t.panic
+	if c := t.crash; c.header != "" {
+		s := c.header
+		if len(c.details) > 0 {
+			s += " (" + strings.Join(c.details, "; ") + ")"
+		}
+		if len(c.frames) > 0 {
+			s += " at " + strings.Join(c.frames, " ← ")
+		}
+		return s
 	}
 	return strings.Join(t.lines, " | ")
 }

@@ -25,6 +25,7 @@ const (
 	Slow   = "__slow__"   // sleep 2 ms per request, reporting progress after each
 	Fail   = "__fail__"   // return an error whose text is the continuation
 	Input  = "__input__"  // return an input error (plugins.InvalidInput) whose text is the continuation
+	Segv   = "__segv__"   // fault in C code (SIGSEGV) mid-call
 )
 
 // Messages the fakes log, for tests that look for them in the host's log.
@@ -134,6 +135,8 @@ func (b *Backend) misbehave(ctx context.Context, reqs []plugins.LoglikelihoodReq
 			os.Exit(3)
 		case Panic:
 			panic("fake backend panic")
+		case Segv:
+			segv()
 		case Block:
 			b.log().Info("blocking until cancelled")
 			<-ctx.Done()
