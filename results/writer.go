@@ -28,7 +28,8 @@ import (
 type Option func(*options)
 
 type options struct {
-	mem memory.Allocator
+	mem     memory.Allocator
+	scratch string
 }
 
 // WithAllocator makes the Writer and the Parquet export allocate Arrow
@@ -37,6 +38,15 @@ type options struct {
 // (see openTable).
 func WithAllocator(mem memory.Allocator) Option {
 	return func(o *options) { o.mem = mem }
+}
+
+// WithScratchDir makes the Writer keep its spools and staged tables in
+// dir (created if missing) instead of hidden files in the run directory,
+// so the caller can clear what a killed run left there (RemoveLeftovers).
+// dir must be on the run directory's file system: the staged tables are
+// renamed into place.
+func WithScratchDir(dir string) Option {
+	return func(o *options) { o.scratch = dir }
 }
 
 func makeOptions(opts []Option) options {
@@ -66,13 +76,14 @@ const maxBatchRows = 1 << 16
 //
 // A Writer is safe for concurrent use.
 type Writer struct {
-	mu     sync.Mutex
-	dir    string
-	token  string // names this writer's hidden files
-	info   RunInfo
-	mem    memory.Allocator
-	err    error // sticky: a spool write failed, the run cannot be completed
-	closed bool
+	mu      sync.Mutex
+	dir     string
+	scratch string // where the spools and staged tables go (dir unless WithScratchDir)
+	token   string // names this writer's hidden files
+	info    RunInfo
+	mem     memory.Allocator
+	err     error // sticky: a spool write failed, the run cannot be completed
+	closed  bool
 
 	dicts     map[string]*stringMemo // dictionary-encoded column → its values
 	cells     [][]int32              // per cell: its codes in the CellColumns dictionaries
@@ -101,6 +112,13 @@ func Create(dir string, info RunInfo, opts ...Option) (*Writer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create results directory: %w", err)
 	}
+	scratch := dir
+	if o.scratch != "" {
+		scratch = o.scratch
+		if err := os.MkdirAll(scratch, 0o755); err != nil {
+			return nil, fmt.Errorf("create results scratch directory: %w", err)
+		}
+	}
 	token := randomHex(6)
 	if info.Started.IsZero() {
 		info.Started = time.Now()
@@ -112,6 +130,7 @@ func Create(dir string, info RunInfo, opts ...Option) (*Writer, error) {
 	info.Extra = copyMap(info.Extra)
 	w := &Writer{
 		dir:          dir,
+		scratch:      scratch,
 		token:        token,
 		info:         info,
 		mem:          o.mem,
@@ -156,8 +175,11 @@ func (w *Writer) SetExtra(key, value string) {
 func (w *Writer) Dir() string { return w.dir }
 
 func (w *Writer) hidden(name string) string {
-	return filepath.Join(w.dir, ".memscope-"+w.token+"."+name)
+	return filepath.Join(w.scratch, hiddenPrefix+w.token+"."+name)
 }
+
+// hiddenPrefix starts the names of a Writer's spools and staged tables.
+const hiddenPrefix = ".memscope-"
 
 // Add records one cell. Rows whose own Cell is the zero value take
 // c.Cell; a row naming another cell is an error. Adding the same (model,
