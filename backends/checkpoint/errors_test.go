@@ -388,3 +388,21 @@ func TestFloat32IntoAndClose(t *testing.T) {
 	_, err = ck.Float32("embed_out.weight")
 	require.ErrorContains(t, err, filepath.Join(dir, "model.safetensors")+": file is closed")
 }
+
+// A config.json with fewer (or more) layers than the checkpoint was run
+// silently with the later blocks' tensors ignored.
+func TestConfigBlocksMustMatchWeights(t *testing.T) {
+	two := smallModel()
+	for name, v := range smallModel() {
+		if strings.HasPrefix(name, "gpt_neox.layers.0.") {
+			two["gpt_neox.layers.1."+strings.TrimPrefix(name, "gpt_neox.layers.0.")] = v
+		}
+	}
+	_, err := Open(modelDir(t, smallConfig, two))
+	assert.ErrorContains(t, err, "config.json has num_hidden_layers = 1 but the weights hold 2 blocks (indices up to 1, e.g. gpt_neox.layers.1.")
+	_, err = Open(modelDir(t, strings.Replace(smallConfig, `"num_hidden_layers":1`, `"num_hidden_layers":3`, 1), two))
+	assert.ErrorContains(t, err, "config.json has num_hidden_layers = 3")
+	ck, err := Open(modelDir(t, strings.Replace(smallConfig, `"num_hidden_layers":1`, `"num_hidden_layers":2`, 1), two))
+	require.NoError(t, err)
+	ck.Close()
+}

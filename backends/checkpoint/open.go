@@ -7,8 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/memscope/memscope/backends/modelconfig"
@@ -102,6 +104,40 @@ func (ck *Checkpoint) openWeights() error {
 	sort.Slice(ck.tensors, func(i, j int) bool { return ck.tensors[i].Name < ck.tensors[j].Name })
 	if len(ck.tensors) == 0 {
 		return fmt.Errorf("%s: the safetensors weights hold no parameters", ck.Dir)
+	}
+	return ck.checkBlocks()
+}
+
+// blockIndex finds the block number in a tensor name: "….layers.N.…"
+// (GPT-NeoX) or "….h.N.…" (GPT-Neo, GPT-2).
+var blockIndex = regexp.MustCompile(`(?:^|\.)(?:layers|h)\.([0-9]+)\.`)
+
+// checkBlocks compares the blocks the weights hold with config.json's
+// num_hidden_layers: a config with fewer layers than the checkpoint ran
+// silently with the later blocks' tensors ignored.
+func (ck *Checkpoint) checkBlocks() error {
+	blocks := map[int]bool{}
+	last, example := -1, ""
+	for _, t := range ck.tensors {
+		m := blockIndex.FindStringSubmatch(t.Name)
+		if m == nil {
+			continue
+		}
+		n, err := strconv.Atoi(m[1])
+		if err != nil {
+			continue
+		}
+		blocks[n] = true
+		if n > last {
+			last, example = n, t.Name
+		}
+	}
+	if len(blocks) == 0 {
+		return nil
+	}
+	if want := ck.Config.NumLayers; last+1 != want || len(blocks) != want {
+		return fmt.Errorf("%s: config.json has num_hidden_layers = %d but the weights hold %d blocks (indices up to %d, e.g. %s): "+
+			"the config does not belong to these weights", ck.Dir, want, len(blocks), last, example)
 	}
 	return nil
 }
