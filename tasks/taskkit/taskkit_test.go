@@ -259,3 +259,16 @@ func TestIntOptionBounds(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 10, iters)
 }
+
+// A .npy whose magic is wrong was read as JSON lines and reported as "not
+// UTF-8 text".
+func TestNPYWithWrongMagic(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"ids.npy", "IDS.NPY", "ids.npy.gz"} {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte("\x92NUMPY\x01\x00v\x00{'descr': '<i8', \xff\xfe"), 0o644))
+		_, err := LoadTokenRows(FileSource(p))
+		assert.ErrorContains(t, err, name+": not a .npy file: it does not start with numpy's magic bytes")
+		assert.NotContains(t, err.Error(), "UTF-8")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 
 	"github.com/memscope/memscope/internal/npy"
 )
@@ -46,6 +47,11 @@ func LoadTokenRows(src Source) (*TokenRows, error) {
 	}
 	if isNPY {
 		return loadNPYRows(src)
+	}
+	if base := strings.TrimSuffix(strings.TrimSuffix(strings.ToLower(src.Name), ".gz"), ".bz2"); strings.HasSuffix(base, ".npy") {
+		// Named .npy but not one: read as JSON lines it failed with "not
+		// UTF-8 text", which hides what is wrong.
+		return nil, fmt.Errorf("%s: not a .npy file: it does not start with numpy's magic bytes \\x93NUMPY (damaged, truncated, or not written by numpy.save)", src.Name)
 	}
 	t := &TokenRows{Source: src.Name}
 	err = src.EachJSONLine(func(line int, obj JSONObject) error {
