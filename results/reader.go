@@ -531,3 +531,38 @@ func readRequests(rec arrow.Record, out *[]RequestRow) error {
 	}
 	return nil
 }
+
+// CheckTables opens every table of a run directory and checks that each
+// is a whole Arrow file (a truncated or damaged one has lost its footer)
+// of the same run as metrics.arrow. It reads no rows, so it is quick on
+// any run. The error lists every table that fails.
+func CheckTables(dir string, opts ...Option) error {
+	o := makeOptions(opts)
+	info, err := ReadInfo(dir, opts...)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, table := range Tables {
+		if table == TableMetrics {
+			continue
+		}
+		file, _ := TableFile(table)
+		if table == TableComparisons {
+			if _, err := os.Stat(filepath.Join(dir, file)); errors.Is(err, fs.ErrNotExist) {
+				continue // runs written before the comparisons table have none
+			}
+		}
+		t, err := openTable(dir, table, o)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if t.info.RunID != info.RunID {
+			errs = append(errs, fmt.Errorf("%s holds run %s, but %s holds run %s: a run was interrupted while its tables were put in place; rerun it",
+				filepath.Join(dir, file), t.info.RunID, MetricsFile, info.RunID))
+		}
+		t.Close()
+	}
+	return errors.Join(errs...)
+}

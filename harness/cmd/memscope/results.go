@@ -382,6 +382,10 @@ then which models, tasks and interventions were measured, and the table files.`,
 					row(t+" table", fmt.Sprintf("%s (%s)", filepath.Join(dir, file), resultsHumanBytes(st.Size())))
 				}
 			}
+			// A truncated table was listed with its size and no word.
+			if err := results.CheckTables(dir); err != nil {
+				return fmt.Errorf("damaged run: %w", err)
+			}
 			return nil
 		},
 	}

@@ -263,3 +263,23 @@ func TestEveryFlagNamesItsValue(t *testing.T) {
 	}
 	walk(rootCmd)
 }
+
+// `results info` on a run whose docs.arrow was truncated (a full disk, a
+// copy cut short) printed the provenance and exited 0 without a word.
+func TestResultsInfoFlagsDamagedTables(t *testing.T) {
+	_, run := syntheticRuns(t)
+	docs := filepath.Join(run, results.DocsFile)
+	b, err := os.ReadFile(docs)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(docs, b[:len(b)/2], 0o644))
+	out, err := runResults(t, "info", run)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "damaged run: read "+docs+": ")
+	assert.Contains(t, err.Error(), "(not an Arrow IPC file, or damaged)")
+	assert.False(t, isUsage(err))
+	assert.Contains(t, out, "run                 run-a", "what can be read is still shown")
+
+	require.NoError(t, os.Remove(docs))
+	_, err = runResults(t, "info", run)
+	assert.ErrorContains(t, err, docs+" is missing: the run in "+run+" is incomplete")
+}
