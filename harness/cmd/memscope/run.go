@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -248,6 +249,9 @@ func runValidate(o *runFlags) (*runPlan, error) {
 	}
 	if p.taskOpts, err = plan.ParseTaskOptions(o.taskOpts, p.tasks); err != nil {
 		return nil, usageError{err}
+	}
+	if strings.TrimSpace(o.out) == "" {
+		return nil, usagef("--out is empty: give a folder for the results")
 	}
 	if st, err := os.Stat(o.out); err == nil && !st.IsDir() {
 		return nil, usagef("--out %s is a file; give a folder for the results", o.out)
@@ -494,6 +498,11 @@ func runReport(w io.Writer, out string, specs []intervention.Spec, ability []str
 	figDir := filepath.Join(out, "figures")
 	files, err := results.Plot(run, figDir, results.LeaderboardOptions{Kind: runLeaderboardKind(specs), AbilityTasks: ability})
 	runPruneFigures(figDir, files, log)
+	if err != nil && runFileSystemError(err) {
+		// A full disk or a read-only folder is a failure, not a run
+		// without figures (it exited 0 with an INFO line).
+		return fmt.Errorf("draw the figures: %w; the tables are written: free space (or make %s writable) and run memscope results plot %s", err, figDir, out)
+	}
 	if err != nil {
 		log.Info("no figures for this run", "reason", err)
 	} else {
@@ -506,6 +515,15 @@ func runReport(w io.Writer, out string, specs []intervention.Spec, ability []str
 	}
 	fmt.Fprintln(w)
 	return lb.Render(w, results.FormatText)
+}
+
+// runFileSystemError says whether err comes from the file system (a full
+// disk, a read-only or missing folder), not from what the run holds.
+func runFileSystemError(err error) bool {
+	var pe *fs.PathError
+	var le *os.LinkError
+	var se *os.SyscallError
+	return errors.As(err, &pe) || errors.As(err, &le) || errors.As(err, &se)
 }
 
 // runFigureNames matches the files results.Plot writes.

@@ -244,6 +244,8 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"--tasks", "nosuchtask"}, `--tasks: unknown task "nosuchtask" (installed: fakegen, fakemc)`},
 		{[]string{"--tasks", "fakemc", "--backend", "gpu9"}, `--backend: unknown backend "gpu9" (installed: fake)`},
 		{[]string{"--tasks", "fakemc", "--progress", "fancy"}, `--progress "fancy"`},
+		{[]string{"--tasks", "fakemc", "--out", ""}, "--out is empty: give a folder for the results"},
+		{[]string{"--tasks", "fakemc", "--out", "  "}, "--out is empty"},
 		{[]string{"--tasks", "fakemc", "--ability", "fakegen"}, `--ability fakegen: task "fakegen" is not among the tasks of this run (fakemc)`},
 		{[]string{"--tasks", "fakemc", "extra-arg"}, `memscope run takes no arguments (got "extra-arg")`},
 		{[]string{"--tasks", "fakemc", "--no-such-flag"}, "unknown flag: --no-such-flag"},
