@@ -380,23 +380,37 @@ DEVICE void residual(float* x, const float* a, const T* ba, const float* m, cons
 	}
 }
 
-// argmax_warp reduces (value, index) pairs over a warp to the largest
-// value, ties to the lowest index, in every lane.
+// argmax_better orders (value, index) pairs as numpy's argmax picks: a
+// NaN beats every number (the first NaN wins), else the larger value, ties
+// to the lower index.
+DEVICE bool argmax_better(float v, int i, float bv, int bi) {
+	bool vn = v != v, bn = bv != bv;
+	if (bn) return vn && i < bi;
+	if (vn) return true;
+	return v > bv || (v == bv && i < bi);
+}
+
+// argmax_warp reduces (value, index) pairs over a warp with argmax_better,
+// leaving the winner in every lane.
 DEVICE void argmax_warp(float& bv, int& bi) {
 	for (int o = 16; o > 0; o >>= 1) {
 		float ov = __shfl_xor_sync(0xffffffffu, bv, o);
 		int oi = __shfl_xor_sync(0xffffffffu, bi, o);
-		if (ov > bv || (ov == bv && oi < bi)) {
+		if (argmax_better(ov, oi, bv, bi)) {
 			bv = ov;
 			bi = oi;
 		}
 	}
 }
 
-// row_stats summarizes rows of logits z [rows][V]: the lowest index of the
-// maximum, log Z and the entropy (nats) of softmax(z), and the logit of
-// targets[r] when targets is set. stats[r] = (logZ, entropy, target logit).
-// Grid: rows; block: a multiple of 32.
+// row_stats summarizes rows of logits z [rows][V] as engine.RowStats
+// defines them (memscope's numerics policy): numpy's argmax; log Z NaN when
+// the row holds a NaN, +Inf when it holds +Inf, -Inf when every value is
+// -Inf, else the log-sum-exp of its finite values (-Inf entries and terms
+// below e^-87 weigh nothing); the entropy (nats) of softmax(z), NaN
+// whenever log Z is not finite; and the logit of targets[r] when targets is
+// set. stats[r] = (logZ, entropy, target logit). Grid: rows; block: a
+// multiple of 32.
 KERNEL void row_stats(const float* z, int V, const int* targets, float* stats, int* amax) {
 	__shared__ float redv[32];
 	__shared__ int redi[32];
@@ -407,7 +421,7 @@ KERNEL void row_stats(const float* z, int V, const int* targets, float* stats, i
 	int bi = 0x7fffffff;
 	for (int j = threadIdx.x; j < V; j += blockDim.x) {
 		float v = zr[j];
-		if (v > bv) { // strided: a later j of this thread never ties an earlier win
+		if (argmax_better(v, j, bv, bi)) {
 			bv = v;
 			bi = j;
 		}
@@ -422,20 +436,25 @@ KERNEL void row_stats(const float* z, int V, const int* targets, float* stats, i
 	bv = lane < nw ? redv[lane] : -MS_INF;
 	bi = lane < nw ? redi[lane] : 0x7fffffff;
 	argmax_warp(bv, bi);
-	float m = bv;
+	float m = bv; // the same in every thread
+	bool finite = m == m && m != MS_INF && m != -MS_INF;
 	float s = 0.0f, t = 0.0f;
-	for (int j = threadIdx.x; j < V; j += blockDim.x) {
-		float d = zr[j] - m;
-		float e = expf(d);
-		s += e;
-		t += e * d;
+	if (finite) {
+		for (int j = threadIdx.x; j < V; j += blockDim.x) {
+			float d = zr[j] - m;
+			if (d >= -87.0f) { // -Inf entries and negligible terms weigh nothing
+				float e = expf(d);
+				s += e;
+				t += e * d;
+			}
+		}
+		s = block_sum(s, red);
+		t = block_sum(t, red);
 	}
-	s = block_sum(s, red);
-	t = block_sum(t, red);
 	if (threadIdx.x == 0) {
 		float ls = logf(s);
-		stats[3 * r] = m + ls;
-		stats[3 * r + 1] = ls - t / s;
+		stats[3 * r] = finite ? m + ls : m; // NaN, +Inf or -Inf as the row says
+		stats[3 * r + 1] = finite ? ls - t / s : m - m; // NaN unless finite
 		stats[3 * r + 2] = targets ? zr[targets[r]] : 0.0f;
 		amax[r] = bi == 0x7fffffff ? 0 : bi;
 	}
