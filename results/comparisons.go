@@ -37,6 +37,8 @@ const (
 	ColMeanDiff          = "mean_diff"           // mean of (intervention − reference) per document
 	ColCILow             = "ci_low"              // percentile bootstrap interval of mean_diff
 	ColCIHigh            = "ci_high"             //
+	ColRelCILow          = "rel_ci_low"          // percentile bootstrap interval of mean_diff/|reference_mean| (each resample's own ratio)
+	ColRelCIHigh         = "rel_ci_high"         //
 	ColTest              = "test"                // mcnemar_exact (0/1 metrics) or paired_bootstrap
 	ColPValue            = "p_value"             // two-sided p-value of "no change"
 	ColPHolm             = "p_holm"              // Holm-adjusted across the family (see ComparisonFamily)
@@ -392,7 +394,7 @@ func comparisonsFields() []arrow.Field {
 		arrow.Field{Name: ColHigherIsBetter, Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
 		arrow.Field{Name: ColN, Type: arrow.PrimitiveTypes.Int64},
 		f64(ColReferenceMean, false), f64(ColMean, false), f64(ColMeanDiff, false),
-		f64(ColStderr, true), f64(ColCILow, false), f64(ColCIHigh, false),
+		f64(ColStderr, true), f64(ColCILow, false), f64(ColCIHigh, false), f64(ColRelCILow, true), f64(ColRelCIHigh, true),
 		dictField(ColTest),
 		f64(ColPValue, true), f64(ColPHolm, true),
 		arrow.Field{Name: ColSignificant, Type: arrow.FixedWidthTypes.Boolean},
@@ -448,21 +450,25 @@ func writeComparisons(path string, info RunInfo, opt CompareOptions, cs []Compar
 			}
 			b.Field(k + 8).(*array.Float64Builder).Append(c.CILow)
 			b.Field(k + 9).(*array.Float64Builder).Append(c.CIHigh)
-			str(k+10, c.Test)
-			for j, v := range []float64{c.P, c.PHolm} {
+			nullable := func(i int, v float64) {
 				if math.IsNaN(v) {
-					b.Field(k + 11 + j).AppendNull()
+					b.Field(i).AppendNull()
 				} else {
-					b.Field(k + 11 + j).(*array.Float64Builder).Append(v)
+					b.Field(i).(*array.Float64Builder).Append(v)
 				}
 			}
-			b.Field(k + 13).(*array.BooleanBuilder).Append(c.Significant(false))
-			b.Field(k + 14).(*array.BooleanBuilder).Append(c.Significant(true))
+			nullable(k+10, c.RelLow)
+			nullable(k+11, c.RelHigh)
+			str(k+12, c.Test)
+			nullable(k+13, c.P)
+			nullable(k+14, c.PHolm)
+			b.Field(k + 15).(*array.BooleanBuilder).Append(c.Significant(false))
+			b.Field(k + 16).(*array.BooleanBuilder).Append(c.Significant(true))
 			for j, v := range []int{c.OnlyA, c.OnlyB} {
 				if v < 0 {
-					b.Field(k + 15 + j).AppendNull()
+					b.Field(k + 17 + j).AppendNull()
 				} else {
-					b.Field(k + 15 + j).(*array.Int64Builder).Append(int64(v))
+					b.Field(k + 17 + j).(*array.Int64Builder).Append(int64(v))
 				}
 			}
 		}
@@ -555,7 +561,7 @@ func readComparisonRecord(rec arrow.Record, out *[]Comparison) error {
 			return err
 		}
 	}
-	fnames := []string{ColReferenceMean, ColMean, ColMeanDiff, ColStderr, ColCILow, ColCIHigh, ColPValue, ColPHolm}
+	fnames := []string{ColReferenceMean, ColMean, ColMeanDiff, ColStderr, ColCILow, ColCIHigh, ColPValue, ColPHolm, ColRelCILow, ColRelCIHigh}
 	fs := make([]*array.Float64, len(fnames))
 	for k, name := range fnames {
 		if fs[k], err = c.float64s(rec, name); err != nil {
@@ -583,6 +589,7 @@ func readComparisonRecord(rec arrow.Record, out *[]Comparison) error {
 			v[k] = nullableFloat(a, i)
 		}
 		cmp.MeanA, cmp.MeanB, cmp.MeanDiff, cmp.Stderr, cmp.CILow, cmp.CIHigh, cmp.P, cmp.PHolm = v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
+		cmp.RelLow, cmp.RelHigh = v[8], v[9]
 		cmp.Test = strs[2](i)
 		*out = append(*out, cmp)
 	}

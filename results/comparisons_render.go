@@ -136,7 +136,7 @@ func renderComparisonsText(w io.Writer, cs []Comparison, holm bool) error {
 func renderComparisonsCSV(w io.Writer, cs []Comparison) error {
 	cw := csv.NewWriter(w)
 	cw.Write([]string{ColModel, ColModelHash, ColBackend, ColDType, ColIntervention, ColTask, ColReference, ColMetric, ColHigherIsBetter,
-		ColN, ColReferenceMean, ColMean, ColMeanDiff, ColStderr, ColCILow, ColCIHigh, ColTest, ColPValue, ColPHolm,
+		ColN, ColReferenceMean, ColMean, ColMeanDiff, ColStderr, ColCILow, ColCIHigh, ColRelCILow, ColRelCIHigh, ColTest, ColPValue, ColPHolm,
 		ColSignificant, ColSignificantHolm, ColNReferenceOnly, ColNInterventionOnly})
 	opt := func(v int) string {
 		if v < 0 {
@@ -151,7 +151,7 @@ func renderComparisonsCSV(w io.Writer, cs []Comparison) error {
 		}
 		cw.Write([]string{c.Model, c.ModelHash, c.Backend, c.DType, c.Intervention.String(), c.Task, c.Reference.String(), c.Metric, hib,
 			strconv.Itoa(c.N), csvNum(c.MeanA), csvNum(c.MeanB), csvNum(c.MeanDiff), csvNum(c.Stderr), csvNum(c.CILow), csvNum(c.CIHigh),
-			c.Test, csvNum(c.P), csvNum(c.PHolm), strconv.FormatBool(c.Significant(false)), strconv.FormatBool(c.Significant(true)),
+			csvNum(c.RelLow), csvNum(c.RelHigh), c.Test, csvNum(c.P), csvNum(c.PHolm), strconv.FormatBool(c.Significant(false)), strconv.FormatBool(c.Significant(true)),
 			opt(c.OnlyA), opt(c.OnlyB)})
 	}
 	cw.Flush()
@@ -176,6 +176,8 @@ type jsonComparison struct {
 	Stderr            *float64 `json:"stderr"`
 	CILow             *float64 `json:"ci_low"`
 	CIHigh            *float64 `json:"ci_high"`
+	RelCILow          *float64 `json:"rel_ci_low"`
+	RelCIHigh         *float64 `json:"rel_ci_high"`
 	Test              string   `json:"test"`
 	PValue            *float64 `json:"p_value"`
 	PHolm             *float64 `json:"p_holm"`
@@ -195,7 +197,7 @@ func toJSONComparison(c Comparison) jsonComparison {
 	return jsonComparison{Model: c.Model, ModelHash: c.ModelHash, Backend: c.Backend, DType: c.DType, Intervention: c.Intervention.String(),
 		Task: c.Task, Reference: c.Reference.String(), Metric: c.Metric, HigherIsBetter: c.HigherIsBetter, N: c.N,
 		ReferenceMean: jnum(c.MeanA), Mean: jnum(c.MeanB), MeanDiff: jnum(c.MeanDiff), Stderr: jnum(c.Stderr),
-		CILow: jnum(c.CILow), CIHigh: jnum(c.CIHigh), Test: c.Test, PValue: jnum(c.P), PHolm: jnum(c.PHolm),
+		CILow: jnum(c.CILow), CIHigh: jnum(c.CIHigh), RelCILow: jnum(c.RelLow), RelCIHigh: jnum(c.RelHigh), Test: c.Test, PValue: jnum(c.P), PHolm: jnum(c.PHolm),
 		Significant: c.Significant(false), SignificantHolm: c.Significant(true),
 		NReferenceOnly: count(c.OnlyA), NInterventionOnly: count(c.OnlyB)}
 }

@@ -1,6 +1,7 @@
 package results_test
 
 import (
+	"fmt"
 	"math"
 	"math/big"
 	"math/rand/v2"
@@ -122,6 +123,13 @@ func str(a arrow.Array, i int) string {
 	return a.(*array.String).Value(i)
 }
 
+func nullF(a arrow.Array, i int) float64 {
+	if a.IsNull(i) {
+		return math.NaN()
+	}
+	return a.(*array.Float64).Value(i)
+}
+
 func col(s *arrow.Schema, rec arrow.Record, name string) arrow.Array {
 	return rec.Column(s.FieldIndices(name)[0])
 }
@@ -175,6 +183,7 @@ func TestComparisonsFromDocsIndependently(t *testing.T) {
 		iv, key, test                            string
 		n                                        int
 		refMean, mean, diff, se, lo, hi, p, holm float64
+		relLo, relHi                             float64
 		sig                                      bool
 		onlyRef, onlyIv                          int64
 	}
@@ -191,6 +200,7 @@ func TestComparisonsFromDocsIndependently(t *testing.T) {
 				test: str(col(cs, rec, "test"), i), n: int(col(cs, rec, "n").(*array.Int64).Value(i)),
 				refMean: f("reference_mean", i), mean: f("mean", i), diff: f("mean_diff", i), se: f("stderr", i),
 				lo: f("ci_low", i), hi: f("ci_high", i), p: f("p_value", i), holm: f("p_holm", i),
+				relLo: nullF(col(cs, rec, "rel_ci_low"), i), relHi: nullF(col(cs, rec, "rel_ci_high"), i),
 				sig: col(cs, rec, "significant").(*array.Boolean).Value(i), onlyRef: -1, onlyIv: -1}
 			if a := col(cs, rec, "n_reference_only").(*array.Int64); a.IsValid(i) {
 				r.onlyRef = a.Value(i)
@@ -244,12 +254,18 @@ func TestComparisonsFromDocsIndependently(t *testing.T) {
 
 		rng := rand.New(rand.NewPCG(seed, 0x6d656d73636f7065))
 		means := make([]float64, 10000)
+		rels := make([]float64, 10000)
+		zeroRef := false
 		for k := range means {
-			s := 0.0
+			s, sr := 0.0, 0.0
 			for range d {
-				s += d[rng.IntN(len(d))]
+				i := rng.IntN(len(d))
+				s += d[i]
+				sr += ref[docs[i]]
 			}
 			means[k] = s / n
+			rels[k] = s / math.Abs(sr)
+			zeroRef = zeroRef || sr == 0
 		}
 		le, ge := 0, 0
 		for _, m := range means {
@@ -268,6 +284,19 @@ func TestComparisonsFromDocsIndependently(t *testing.T) {
 		}
 		assert.InDelta(t, q(0.025), g.lo, 1e-12, "%s %s", g.iv, g.key)
 		assert.InDelta(t, q(0.975), g.hi, 1e-12, "%s %s", g.iv, g.key)
+		if zeroRef {
+			assert.True(t, math.IsNaN(g.relLo), "a resample with reference mean 0 leaves the relative interval undefined")
+		} else {
+			sort.Float64s(rels)
+			qr := func(p float64) float64 {
+				h := p * 9999
+				i := int(h)
+				return rels[i] + (h-float64(i))*(rels[i+1]-rels[i])
+			}
+			assert.InDelta(t, qr(0.025), g.relLo, 1e-12, "%s %s", g.iv, g.key)
+			assert.InDelta(t, qr(0.975), g.relHi, 1e-12, "%s %s", g.iv, g.key)
+			assert.GreaterOrEqual(t, g.relLo, -1.0, "a relative change of a non-negative metric is never below -100%")
+		}
 		if binary {
 			assert.Equal(t, "mcnemar_exact", g.test, g.key)
 			assert.EqualValues(t, b, g.onlyRef)
@@ -316,7 +345,7 @@ func TestCompareRecomputesStoredTable(t *testing.T) {
 		a, b := stored[i], again[i]
 		assert.Equal(t, a.Intervention.String(), b.Intervention.String())
 		assert.Equal(t, a.Metric, b.Metric)
-		assert.Equal(t, a.Result, b.Result, "%s %s", a.Intervention, a.Metric)
+		assert.Equal(t, fmt.Sprintf("%+v", a.Result), fmt.Sprintf("%+v", b.Result), "%s %s (NaN prints alike)", a.Intervention, a.Metric)
 		assert.Equal(t, a.PHolm, b.PHolm)
 		if a.Metric == "token_accuracy" {
 			assert.Nil(t, a.HigherIsBetter, "no aggregate of that name says which way is better")

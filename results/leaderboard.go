@@ -175,15 +175,13 @@ func (s Series) Change(i int) float64 {
 }
 
 // ChangeInterval is the 95% interval of Change from the paired
-// comparison: the interval of the mean difference over |baseline|. NaNs
-// when untested.
+// comparison (the bootstrap of the relative change of the per-document
+// means). NaNs when untested.
 func (s Series) ChangeInterval(i int) (lo, hi float64) {
-	if i < 0 || i >= len(s.Configs) || s.Configs[i].Diff == nil || !s.Baseline.Present || s.Baseline.Value == 0 {
+	if i < 0 || i >= len(s.Configs) || s.Configs[i].Diff == nil {
 		return math.NaN(), math.NaN()
 	}
-	d := s.Configs[i].Diff
-	b := math.Abs(s.Baseline.Value)
-	return d.CILow / b, d.CIHigh / b
+	return s.Configs[i].Diff.RelLow, s.Configs[i].Diff.RelHigh
 }
 
 func relChange(v, base Score) float64 {

@@ -451,8 +451,9 @@ func halfWidth(s Score) float64 {
 }
 
 // changeHalfWidth is the half-width of the 95% interval of a relative
-// change: from the paired comparison when there is one, else from both
-// standard errors as if independent.
+// change: from the paired comparison when there is one (half its width:
+// the bootstrap interval need not be symmetric), else from both standard
+// errors as if independent.
 func changeHalfWidth(s Series, i int) float64 {
 	if lo, hi := s.ChangeInterval(i); !math.IsNaN(lo) {
 		return (hi - lo) / 2

@@ -53,8 +53,14 @@ type Result struct {
 	MeanDiff      float64 // mean of B−A
 	Stderr        float64 // standard error of MeanDiff: sd(B−A)/sqrt(n); NaN when n < 2
 	CILow, CIHigh float64 // percentile bootstrap interval of MeanDiff
-	Test          string  // TestMcNemarExact or TestPairedBootstrap
-	P             float64 // two-sided p-value of "no change"; NaN when undefined
+	// RelLow and RelHigh are the percentile bootstrap interval of the
+	// relative change MeanDiff/|MeanA|, from the same resamples (each
+	// resample's own ratio, so the interval respects the metric's bounds:
+	// never below -100% for a metric that cannot go negative). NaN when
+	// MeanA is 0 or a resample's reference mean is.
+	RelLow, RelHigh float64
+	Test            string  // TestMcNemarExact or TestPairedBootstrap
+	P               float64 // two-sided p-value of "no change"; NaN when undefined
 	// OnlyA and OnlyB count the discordant documents of a 0/1 metric:
 	// 1 under A and 0 under B, and the reverse (McNemar's b and c);
 	// -1 for other metrics.
@@ -108,11 +114,16 @@ func Compare(a, b []float64, opt Options) (Result, error) {
 	if n > 1 {
 		r.Stderr = stddev(d) / math.Sqrt(float64(n))
 	}
-	reps := bootstrapMeans(d, opt.Resamples, opt.Seed)
+	reps, rels := bootstrapMeans(a, b, opt.Resamples, opt.Seed)
+	lo, hi := (1-opt.Confidence)/2, (1+opt.Confidence)/2
 	sorted := slices.Clone(reps)
 	sort.Float64s(sorted)
-	r.CILow = quantile(sorted, (1-opt.Confidence)/2)
-	r.CIHigh = quantile(sorted, (1+opt.Confidence)/2)
+	r.CILow, r.CIHigh = quantile(sorted, lo), quantile(sorted, hi)
+	r.RelLow, r.RelHigh = math.NaN(), math.NaN()
+	if rels != nil {
+		sort.Float64s(rels)
+		r.RelLow, r.RelHigh = quantile(rels, lo), quantile(rels, hi)
+	}
 	if binary(a) && binary(b) {
 		r.Test = TestMcNemarExact
 		r.OnlyA, r.OnlyB = 0, 0
@@ -185,19 +196,30 @@ func Holm(ps []float64) []float64 {
 	return out
 }
 
-// bootstrapMeans returns the means of resamples of d (see Compare).
-func bootstrapMeans(d []float64, resamples int, seed int64) []float64 {
-	n := len(d)
+// bootstrapMeans returns, for each resample of the documents (see
+// Compare), the mean difference b−a and the relative change
+// (mean b − mean a)/|mean a|; rels is nil when a resample's mean a is 0.
+func bootstrapMeans(a, b []float64, resamples int, seed int64) (diffs, rels []float64) {
+	n := len(a)
 	rng := rand.New(rand.NewPCG(uint64(seed), Stream))
-	reps := make([]float64, resamples)
-	for k := range reps {
-		s := 0.0
+	diffs = make([]float64, resamples)
+	rels = make([]float64, resamples)
+	for k := range diffs {
+		sa, sb := 0.0, 0.0
 		for range n {
-			s += d[rng.IntN(n)]
+			i := rng.IntN(n)
+			sa += a[i]
+			sb += b[i]
 		}
-		reps[k] = s / float64(n)
+		diffs[k] = (sb - sa) / float64(n)
+		if sa == 0 {
+			rels = nil
+		}
+		if rels != nil {
+			rels[k] = (sb - sa) / math.Abs(sa)
+		}
 	}
-	return reps
+	return diffs, rels
 }
 
 // quantile is numpy.quantile's linear interpolation on sorted values.

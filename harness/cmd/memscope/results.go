@@ -28,20 +28,21 @@ zstd-compressed).
 
   leaderboard  compare models block by block across one or more runs
   compare      paired significance of each configuration's change (comparisons.arrow)
+  report       the leaderboard, intervals and figures as one self-contained HTML page
   export       write one table as JSON lines, CSV or Parquet
   plot         draw the paper's figures as PNG files
   info         show a run's provenance and table sizes
   diff         check that two runs' tables are the same, row for row`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usagef("unknown results command %q (use leaderboard, compare, export, plot, info or diff)", args[0])
+				return usagef("unknown results command %q (use leaderboard, compare, report, export, plot, info or diff)", args[0])
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	cmd.AddCommand(newLeaderboardCmd(), newCompareCmd(), newExportCmd(), newPlotCmd(), newInfoCmd(), newDiffCmd())
+	cmd.AddCommand(newLeaderboardCmd(), newCompareCmd(), newReportCmd(), newExportCmd(), newPlotCmd(), newInfoCmd(), newDiffCmd())
 	return cmd
 }
 

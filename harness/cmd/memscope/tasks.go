@@ -124,6 +124,8 @@ func tasksPrint(w io.Writer, entries []taskEntry) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Version, e.Category, e.OutputType, strings.Join(metrics, " "))
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "\n↑/↓: a higher/lower score is better for the task itself (exact_match↑: more text reproduced).")
+	fmt.Fprintln(w, "The leaderboard marks ability metrics the same way; its memorization tables instead name which way is less memorized.")
 	any := false
 	for _, e := range entries {
 		if len(e.Options) == 0 && e.Description == "" {
