@@ -60,11 +60,11 @@ type options struct {
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "memscope-bench:", err)
 		var ex exitError
 		if errors.As(err, &ex) {
-			os.Exit(int(ex))
+			os.Exit(int(ex)) // the check said why on stdout
 		}
+		fmt.Fprintln(os.Stderr, "memscope-bench:", err)
 		os.Exit(2)
 	}
 }
@@ -130,14 +130,6 @@ func run(args []string) error {
 		return record(o)
 	}
 	return check(o)
-}
-
-// results runs the suite, or reads -in.
-func results(o options) ([]byte, error) {
-	if o.in != "" {
-		return os.ReadFile(o.in)
-	}
-	return runSuite(o, "")
 }
 
 // runSuite builds the working tree's benchmark binaries and runs the
@@ -397,36 +389,35 @@ func git(args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// parseRun reads one set of results and names its machine class.
-func parseRun(raw []byte, name string) (*track.Run, string, error) {
+// current runs the suite, or reads -in, and names the machine class of
+// the results (raw as read, for a history record).
+func current(o options) (raw []byte, r *track.Run, class string, err error) {
+	name := "this run"
+	if o.in != "" {
+		name = o.in
+		raw, err = os.ReadFile(o.in)
+	} else {
+		raw, err = runSuite(o, "")
+	}
+	if err != nil {
+		return nil, nil, "", err
+	}
 	runs, err := track.Parse(bytes.NewReader(raw), name)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	if len(runs) > 1 {
-		return nil, "", fmt.Errorf("%s holds %d history records: give one run's results (from run -o)", name, len(runs))
+		return nil, nil, "", fmt.Errorf("%s holds %d history records: give one run's results (from run -o)", name, len(runs))
 	}
-	class, err := track.MachineClass(runs[0].Config)
-	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", name, err)
+	if class, err = track.MachineClass(runs[0].Config); err != nil {
+		return nil, nil, "", fmt.Errorf("%s: %w", name, err)
 	}
-	return runs[0], class, nil
-}
-
-func inName(o options) string {
-	if o.in != "" {
-		return o.in
-	}
-	return "this run"
+	return raw, runs[0], class, nil
 }
 
 // record appends a run to its machine class's history file.
 func record(o options) error {
-	raw, err := results(o)
-	if err != nil {
-		return err
-	}
-	r, class, err := parseRun(raw, inName(o))
+	raw, r, class, err := current(o)
 	if err != nil {
 		return err
 	}
@@ -464,11 +455,7 @@ func record(o options) error {
 
 // check compares a run with the last record of its machine class.
 func check(o options) error {
-	raw, err := results(o)
-	if err != nil {
-		return err
-	}
-	cur, class, err := parseRun(raw, inName(o))
+	_, cur, class, err := current(o)
 	if err != nil {
 		return err
 	}
@@ -488,12 +475,16 @@ func check(o options) error {
 	base := track.Last(runs)
 	th := o.threshold / 100
 	vs := track.Check(base, cur, th, 0.05)
-	fmt.Printf("%s against the last record of %s (%s)\n\n", inName(o), file, base.Record)
+	what := "this run"
+	if o.in != "" {
+		what = o.in
+	}
+	fmt.Printf("%s against the last record of %s (%s)\n\n", what, file, base.Record)
 	if err := track.WriteVerdicts(os.Stdout, vs, th, 0.05); err != nil {
 		return err
 	}
 	if n := track.Regressions(vs); n > 0 {
-		fmt.Printf("\n%d benchmarks regressed by more than %g%%\n", n, o.threshold)
+		fmt.Printf("\n%d of %d benchmarks regressed by more than %g%%\n", n, len(vs), o.threshold)
 		return exitError(1)
 	}
 	fmt.Printf("\nno benchmark regressed by more than %g%%\n", o.threshold)
