@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"errors"
 
 	"github.com/memscope/memscope/backends/cpu"
 	"github.com/memscope/memscope/backends/engine"
@@ -30,16 +29,8 @@ func main() {
 		Compute:       blas.String(),
 		LoadEngine: func(_ context.Context, req plugins.LoadRequest) (engine.Engine, error) {
 			m, err := cpu.Load(req.ModelDir, cpu.Options{Threads: req.Threads, AllowNonFiniteWeights: req.AllowNonFiniteWeights})
-			var nfe *engine.NonFiniteWeightsError
-			if errors.As(err, &nfe) {
-				return nil, plugins.InvalidInput(err) // the user's to allow or fix
-			}
-			if err != nil {
+			if err := lm.CheckLoad(log, err, m); err != nil {
 				return nil, err
-			}
-			for _, t := range m.NonFiniteWeights() {
-				log.Warn("weights hold NaN or infinite values (loaded because --allow-nonfinite-weights is set); scores they reach are NaN",
-					"tensor", t.Name, "values", t.Count.String())
 			}
 			log.Info("model loaded", "dir", req.ModelDir, "blas", blas.String(), "threads", m.Threads())
 			return m, nil

@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -88,16 +87,8 @@ func main() {
 				log.Info("GPU ready", "device", info.Name, "arch", info.Arch, "memory_gib", info.Memory>>30, "libraries", info.Detail)
 			}
 			m, err := cuda.Load(dev, req.ModelDir, cuda.Options{DType: req.DType, AllowNonFiniteWeights: req.AllowNonFiniteWeights})
-			var nfe *engine.NonFiniteWeightsError
-			if errors.As(err, &nfe) {
-				return nil, plugins.InvalidInput(err) // the user's to allow or fix
-			}
-			if err != nil {
+			if err := lm.CheckLoad(log, err, m); err != nil {
 				return nil, err
-			}
-			for _, t := range m.NonFiniteWeights() {
-				log.Warn("weights hold NaN or infinite values (loaded because --allow-nonfinite-weights is set); scores they reach are NaN",
-					"tensor", t.Name, "values", t.Count.String())
 			}
 			log.Info("model loaded", "dir", req.ModelDir, "dtype", m.DType(), "parameters", m.Parameters())
 			return m, nil
