@@ -129,10 +129,17 @@ type RollingResult struct {
 }
 
 // GenerateRequest asks for NewTokens greedy tokens after Prefix (argmax ties
-// go to the lowest id).
+// go to the lowest id). Generation never stops early: an end-of-text token
+// is a token like any other and generation goes on after it.
 type GenerateRequest struct {
 	Prefix    []int32
 	NewTokens int
+	// SuppressEOS keeps the model's end-of-text token (config.json's
+	// eos_token_id) out of every step: its logit is -inf before the argmax,
+	// as in Hugging Face generate with min_new_tokens = max_new_tokens (the
+	// memorization script of Menta et al.), and the step's entropy is of the
+	// distribution without it.
+	SuppressEOS bool
 }
 
 // GenerateResult holds the generated ids and, for each step, the entropy

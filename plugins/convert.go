@@ -309,11 +309,11 @@ func fromRollingResult(p *pb.RollingResult) RollingResult {
 }
 
 func toGenerateRequest(r GenerateRequest) *pb.GenerateRequest {
-	return &pb.GenerateRequest{Prefix: toInt32List(r.Prefix), NewTokens: int64(r.NewTokens)}
+	return &pb.GenerateRequest{Prefix: toInt32List(r.Prefix), NewTokens: int64(r.NewTokens), SuppressEos: r.SuppressEOS}
 }
 
 func fromGenerateRequest(p *pb.GenerateRequest) GenerateRequest {
-	return GenerateRequest{Prefix: fromInt32List(p.GetPrefix()), NewTokens: int(p.GetNewTokens())}
+	return GenerateRequest{Prefix: fromInt32List(p.GetPrefix()), NewTokens: int(p.GetNewTokens()), SuppressEOS: p.GetSuppressEos()}
 }
 
 func toGenerateResult(r GenerateResult) *pb.GenerateResult {

@@ -364,3 +364,39 @@ func TestBLASMatchesGorgonia(t *testing.T) {
 	assert.Equal(t, tensor.WhichBLAS(), m.blas.(tensor.BLAS))
 	var _ blas.Float32Level3 = m.blas
 }
+
+// TestGenerateSuppressesAToken: with Suppress the token never appears, and
+// every step is the argmax (and entropy) of the full forward's logits with
+// that token removed, as Hugging Face's min_new_tokens logits processor
+// does to end-of-text.
+func TestGenerateSuppressesAToken(t *testing.T) {
+	ctx := context.Background()
+	m := loadTiny(t, "gptneox-tiny", Options{})
+	V := m.Config().VocabSize
+	rng := rand.New(rand.NewPCG(9, 10))
+	prefixes := [][]int32{randomIDs(rng, 5, V), randomIDs(rng, 9, V)}
+	const newTok = 12
+	plain, err := m.Generate(ctx, prefixes, newTok, testInterventions[0])
+	require.NoError(t, err)
+	suppress := plain[0].IDs[0] // the token plain greedy picks first: suppressing it must change the path
+	gens, err := m.GenerateWith(ctx, prefixes, newTok, testInterventions[0], engine.GenerateOptions{Suppress: suppress})
+	require.NoError(t, err)
+	assert.NotEqual(t, plain[0].IDs[0], gens[0].IDs[0])
+	for i, pre := range prefixes {
+		g := gens[i]
+		assert.NotContains(t, g.IDs, suppress)
+		full := append(append([]int32(nil), pre...), g.IDs...)
+		logits, err := m.Logits(ctx, [][]int32{full}, testInterventions[0])
+		require.NoError(t, err)
+		for j := 0; j < newTok; j++ {
+			p := len(pre) + j - 1
+			row := append([]float32(nil), logits[p*V:(p+1)*V]...)
+			row[suppress] = -3e38 // finite, so the reference needs no special case for -inf
+			_, ent, am := logSoftmaxRef(row)
+			assert.Equal(t, int32(am), g.IDs[j], "prefix %d step %d", i, j)
+			assert.InDelta(t, ent, g.Entropies[j], batchTol(ent))
+		}
+	}
+	_, err = m.GenerateWith(ctx, prefixes, 1, testInterventions[0], engine.GenerateOptions{Suppress: int32(V)})
+	assert.ErrorContains(t, err, "cannot suppress token")
+}

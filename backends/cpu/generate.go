@@ -2,6 +2,8 @@ package cpu
 
 import (
 	"context"
+	"fmt"
+	"math"
 
 	"github.com/memscope/memscope/backends/engine"
 	"github.com/memscope/memscope/intervention"
@@ -13,6 +15,12 @@ import (
 // prefill and in every decode step (a short-circuited block lets the new
 // token attend only to itself).
 func (m *Model) Generate(ctx context.Context, prefixes [][]int32, newTokens int, iv intervention.Intervention) ([]engine.Generation, error) {
+	return m.GenerateWith(ctx, prefixes, newTokens, iv, engine.GenerateOptions{Suppress: -1})
+}
+
+// GenerateWith is Generate with options (engine.OptionsGenerator): a
+// suppressed token's logit is -inf before each step's argmax and entropy.
+func (m *Model) GenerateWith(ctx context.Context, prefixes [][]int32, newTokens int, iv intervention.Intervention, opt engine.GenerateOptions) ([]engine.Generation, error) {
 	if err := m.lock(); err != nil {
 		return nil, err
 	}
@@ -22,6 +30,9 @@ func (m *Model) Generate(ctx context.Context, prefixes [][]int32, newTokens int,
 	}
 	if err := engine.CheckGenerate(m.cfg, prefixes, newTokens); err != nil {
 		return nil, err
+	}
+	if opt.Suppress >= int32(m.cfg.VocabSize) {
+		return nil, fmt.Errorf("cannot suppress token %d: the vocabulary has %d", opt.Suppress, m.cfg.VocabSize)
 	}
 	sizes := make([]int, len(prefixes))
 	for i, pre := range prefixes {
@@ -38,7 +49,7 @@ func (m *Model) Generate(ctx context.Context, prefixes [][]int32, newTokens int,
 	perToken := int64(len(m.blocks)) * 2 * int64(m.cfg.HiddenSize) * 4
 	budget := int(max(1, m.maxKV/perToken))
 	for _, g := range engine.Groups(sizes, budget) {
-		if err := m.generateGroup(ctx, prefixes[g[0]:g[1]], newTokens, iv, out[g[0]:g[1]]); err != nil {
+		if err := m.generateGroup(ctx, prefixes[g[0]:g[1]], newTokens, iv, opt.Suppress, out[g[0]:g[1]]); err != nil {
 			return nil, err
 		}
 	}
@@ -47,7 +58,7 @@ func (m *Model) Generate(ctx context.Context, prefixes [][]int32, newTokens int,
 
 // generateGroup runs prefill and decode steps for sequences that share one
 // KV cache; each forward pass takes at most maxTok tokens.
-func (m *Model) generateGroup(ctx context.Context, prefixes [][]int32, newTokens int, iv intervention.Intervention, out []engine.Generation) error {
+func (m *Model) generateGroup(ctx context.Context, prefixes [][]int32, newTokens int, iv intervention.Intervention, suppress int32, out []engine.Generation) error {
 	B := len(prefixes)
 	caps := make([]int, B)
 	for s, pre := range prefixes {
@@ -94,7 +105,12 @@ func (m *Model) generateGroup(ctx context.Context, prefixes [][]int32, newTokens
 				seqOf[s] = s
 			}
 			badRow := make([]bool, b-a)
-			err = m.unembedRows(ctx, hid, last, func(i, argmax int, logZ, entropy float64, _ []float32) {
+			err = m.unembedRows(ctx, hid, last, func(i, argmax int, logZ, entropy float64, z []float32) {
+				if suppress >= 0 {
+					// -inf before the argmax, as HF's MinNewTokensLengthLogitsProcessor does to EOS.
+					z[suppress] = float32(math.Inf(-1))
+					argmax, logZ, entropy = engine.RowStats(z)
+				}
 				next[a+i] = int32(argmax)
 				out[a+i].Entropies = append(out[a+i].Entropies, float32(entropy))
 				badRow[i] = !finiteStats(logZ, entropy)

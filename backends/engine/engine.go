@@ -41,6 +41,21 @@ type Generation struct {
 	NonFinite *NonFinite
 }
 
+// GenerateOptions are the settings of a generation beyond plain greedy
+// decoding.
+type GenerateOptions struct {
+	// Suppress is a token id that is never generated: its logit is -inf
+	// before every step's argmax, and the step's entropy is of the
+	// distribution without it. -1: none.
+	Suppress int32
+}
+
+// OptionsGenerator is an Engine whose generation takes GenerateOptions
+// (backends check for it; an engine without it can only generate plainly).
+type OptionsGenerator interface {
+	GenerateWith(ctx context.Context, prefixes [][]int32, newTokens int, iv intervention.Intervention, opt GenerateOptions) ([]Generation, error)
+}
+
 // Engine runs one loaded model. Implementations must give every sequence
 // the same numbers whatever else is in its batch (padding and batch
 // composition change nothing beyond float rounding of the BLAS kernels).

@@ -56,6 +56,7 @@ type Backend struct {
 	tokErr    error // why there is no tokenizer, if there is none
 	info      plugins.ModelInfo
 	batchSize int
+	eos       int32 // config.json's eos_token_id: what SuppressEOS keeps out
 }
 
 var _ plugins.Backend = (*Backend)(nil)
@@ -108,6 +109,7 @@ func (b *Backend) Load(ctx context.Context, req plugins.LoadRequest) (plugins.Mo
 	tok, tokErr := b.cfg.LoadTokenizer(req.ModelDir)
 	cfg := eng.Config()
 	eot := int32(cfg.EOSTokenID)
+	b.eos = int32(cfg.EOSTokenID)
 	if et, ok := tok.(eotTokenizer); ok && tokErr == nil {
 		if id, ok := et.EOTTokenID(); ok {
 			eot = id
@@ -307,8 +309,15 @@ func (b *Backend) GenerateTokens(ctx context.Context, iv intervention.Interventi
 	for i := range order {
 		order[i] = i
 	}
+	suppressing, canSuppress := b.eng.(engine.OptionsGenerator)
+	for i, r := range reqs {
+		if r.SuppressEOS && !canSuppress {
+			return nil, plugins.InvalidInput(fmt.Errorf("generate request %d asks to suppress end-of-text, which this backend's engine cannot do", i))
+		}
+	}
 	slices.SortStableFunc(order, func(x, y int) int {
-		return cmp.Or(cmp.Compare(len(reqs[y].Prefix), len(reqs[x].Prefix)), cmp.Compare(reqs[x].NewTokens, reqs[y].NewTokens))
+		return cmp.Or(cmp.Compare(len(reqs[y].Prefix), len(reqs[x].Prefix)), cmp.Compare(reqs[x].NewTokens, reqs[y].NewTokens),
+			cmp.Compare(boolInt(reqs[x].SuppressEOS), boolInt(reqs[y].SuppressEOS)))
 	})
 	out := make([]plugins.GenerateResult, len(reqs))
 	done := 0
@@ -316,14 +325,21 @@ func (b *Backend) GenerateTokens(ctx context.Context, iv intervention.Interventi
 		first := reqs[order[start]]
 		end := start + 1
 		for end < len(order) && end-start < b.batchSize &&
-			len(reqs[order[end]].Prefix) == len(first.Prefix) && reqs[order[end]].NewTokens == first.NewTokens {
+			len(reqs[order[end]].Prefix) == len(first.Prefix) && reqs[order[end]].NewTokens == first.NewTokens &&
+			reqs[order[end]].SuppressEOS == first.SuppressEOS {
 			end++
 		}
 		prefixes := make([][]int32, end-start)
 		for k := range prefixes {
 			prefixes[k] = reqs[order[start+k]].Prefix
 		}
-		gens, err := b.eng.Generate(ctx, prefixes, first.NewTokens, iv)
+		var gens []engine.Generation
+		var err error
+		if first.SuppressEOS {
+			gens, err = suppressing.GenerateWith(ctx, prefixes, first.NewTokens, iv, engine.GenerateOptions{Suppress: b.eos})
+		} else {
+			gens, err = b.eng.Generate(ctx, prefixes, first.NewTokens, iv)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -337,6 +353,13 @@ func (b *Backend) GenerateTokens(ctx context.Context, iv intervention.Interventi
 		start = end
 	}
 	return out, nil
+}
+
+func boolInt(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
 }
 
 func (b *Backend) checkIDs(ids []int32, what string) error {

@@ -69,14 +69,15 @@ func TestKeyDependsOnScopeAndRequest(t *testing.T) {
 	}
 
 	reqs := map[string]plugins.Request{
-		"boundary moved": llReq("The ca", "t sat"),
-		"continuation":   llReq("The cat", " sits"),
-		"rolling text":   {Rolling: &plugins.RollingRequest{Text: "The cat sat"}},
-		"rolling ids":    {Rolling: &plugins.RollingRequest{IDs: []int32{1, 2, 3}}},
-		"rolling ctx":    {Rolling: &plugins.RollingRequest{IDs: []int32{1, 2, 3}, ContextLen: 1}},
-		"generate":       {Generate: &plugins.GenerateRequest{Prefix: []int32{1, 2, 3}, NewTokens: 4}},
-		"generate n":     {Generate: &plugins.GenerateRequest{Prefix: []int32{1, 2, 3}, NewTokens: 5}},
-		"generate ids":   {Generate: &plugins.GenerateRequest{Prefix: []int32{1, 2, 4}, NewTokens: 4}},
+		"boundary moved":  llReq("The ca", "t sat"),
+		"continuation":    llReq("The cat", " sits"),
+		"rolling text":    {Rolling: &plugins.RollingRequest{Text: "The cat sat"}},
+		"rolling ids":     {Rolling: &plugins.RollingRequest{IDs: []int32{1, 2, 3}}},
+		"rolling ctx":     {Rolling: &plugins.RollingRequest{IDs: []int32{1, 2, 3}, ContextLen: 1}},
+		"generate":        {Generate: &plugins.GenerateRequest{Prefix: []int32{1, 2, 3}, NewTokens: 4}},
+		"generate n":      {Generate: &plugins.GenerateRequest{Prefix: []int32{1, 2, 3}, NewTokens: 5}},
+		"generate ids":    {Generate: &plugins.GenerateRequest{Prefix: []int32{1, 2, 4}, NewTokens: 4}},
+		"generate no eos": {Generate: &plugins.GenerateRequest{Prefix: []int32{1, 2, 3}, NewTokens: 4, SuppressEOS: true}},
 	}
 	for name, rq := range reqs {
 		k := mustKey(t, scope, rq)

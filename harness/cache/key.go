@@ -65,6 +65,9 @@ func (s Scope) Key(r plugins.Request) (Key, error) {
 	case kindGenerate:
 		b = appendIDs(b, r.Generate.Prefix)
 		b = binary.AppendVarint(b, int64(r.Generate.NewTokens))
+		if r.Generate.SuppressEOS {
+			b = append(b, 's') // only then: keys of plain generation stay as they were
+		}
 	}
 	return sha256.Sum256(b), nil
 }

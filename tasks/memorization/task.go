@@ -17,9 +17,13 @@ const name = "memorization"
 var options = []plugins.OptionInfo{
 	{Name: "data", Help: "token-id sequences (required): a 2-D .npy of integer ids (uint16/int32/int64, C order), " +
 		`or JSON lines with a "tokens" array (other fields allowed, see group_by)`},
+	{Name: "preset", Help: "paper: the memorization script of Menta et al. (start=0 prefix_len=32 suffix_len=rest suppress_eos=true); " +
+		"satml: the SaTML 2023 extraction-challenge layout of its 100 | 50 | 50 rows (start=100 prefix_len=50 suffix_len=50); options given explicitly win"},
 	{Name: "prefix_len", Default: "32", Help: "tokens given to the model"},
-	{Name: "suffix_len", Default: "32", Help: "tokens the model must reproduce after the prefix"},
+	{Name: "suffix_len", Default: "32", Help: "tokens the model must reproduce after the prefix, or rest: every column after the prefix (rows may differ in length)"},
 	{Name: "start", Default: "0", Help: "column where the prefix starts (100 for the SaTML 2023 layout: 100 pre-prefix | 50 prefix | 50 suffix)"},
+	{Name: "suppress_eos", Default: "false", Help: "true: the model's end-of-text token (eos_token_id) is never generated, as Hugging Face generate with min_new_tokens = max_new_tokens (the paper's script); " +
+		"false: plain greedy decoding for suffix_len tokens, an end-of-text token counting as a (wrong) token and decoding going on after it"},
 	{Name: "group_by", Help: "JSON-lines field name(s), comma-separated: also report every aggregate per distinct value, e.g. exact_match[duplicates=8]"},
 }
 
@@ -39,7 +43,7 @@ type task struct{}
 func (task) Describe(context.Context) (plugins.TaskInfo, error) {
 	return plugins.TaskInfo{
 		Name:       name,
-		Version:    "3", // 2: a null group_by value groups as "null", not ""; 3: NaN matches for a generation whose distribution went NaN
+		Version:    "4", // 2: a null group_by value groups as "null", not ""; 3: NaN matches for a generation whose distribution went NaN; 4: preset, suffix_len=rest, suppress_eos
 		OutputType: plugins.OutputGenerateTokens,
 		Category:   plugins.CategoryMemorization,
 		Metrics: []plugins.MetricInfo{
@@ -58,8 +62,40 @@ func (task) Describe(context.Context) (plugins.TaskInfo, error) {
 
 // config is the parsed options.
 type config struct {
-	prefix, suffix, start int
+	prefix, suffix, start int // suffix -1: the rest of each row
+	suppressEOS           bool
 	groupBy               []string
+}
+
+// presets are named option sets; an option the user gives wins.
+var presets = map[string]map[string]string{
+	// AikyamLab/llm-memorization's evaluate script: the first 32 tokens of
+	// each row prompt, the whole rest is asked for, greedy with
+	// min_new_tokens = max_new_tokens (so end-of-text is never generated).
+	"paper": {"start": "0", "prefix_len": "32", "suffix_len": "rest", "suppress_eos": "true"},
+	// The SaTML 2023 training-data-extraction challenge: 100 pre-prefix |
+	// 50 prefix | 50 suffix columns.
+	"satml": {"start": "100", "prefix_len": "50", "suffix_len": "50"},
+}
+
+// withPreset fills in the preset's values of the options the user did not give.
+func withPreset(given map[string]string) (map[string]string, error) {
+	p := strings.TrimSpace(given["preset"])
+	if p == "" {
+		return given, nil
+	}
+	set, ok := presets[p]
+	if !ok {
+		return nil, fmt.Errorf("%s.preset=%s: unknown preset (use paper or satml)", name, p)
+	}
+	out := map[string]string{}
+	for k, v := range set {
+		out[k] = v
+	}
+	for k, v := range given {
+		out[k] = v
+	}
+	return out, nil
 }
 
 // sample is one sequence to extract.
@@ -72,7 +108,11 @@ type sample struct {
 
 func load(opts plugins.TaskOptions) ([]sample, config, error) {
 	var cfg config
-	o, err := taskkit.ParseOptions(name, options, opts.Options)
+	given, err := withPreset(opts.Options)
+	if err != nil {
+		return nil, cfg, err
+	}
+	o, err := taskkit.ParseOptions(name, options, given)
 	if err != nil {
 		return nil, cfg, err
 	}
@@ -83,8 +123,17 @@ func load(opts plugins.TaskOptions) ([]sample, config, error) {
 	if cfg.prefix, err = o.Int("prefix_len", 1); err != nil {
 		return nil, cfg, err
 	}
-	if cfg.suffix, err = o.Int("suffix_len", 1); err != nil {
-		return nil, cfg, err
+	if strings.EqualFold(strings.TrimSpace(o.String("suffix_len")), "rest") {
+		cfg.suffix = -1
+	} else if cfg.suffix, err = o.Int("suffix_len", 1); err != nil {
+		return nil, cfg, fmt.Errorf("%w (or rest: every column after the prefix)", err)
+	}
+	switch v := strings.ToLower(strings.TrimSpace(o.String("suppress_eos"))); v {
+	case "true", "1", "yes":
+		cfg.suppressEOS = true
+	case "false", "0", "no", "":
+	default:
+		return nil, cfg, fmt.Errorf("%s.suppress_eos=%s: give true or false", name, v)
 	}
 	if cfg.start, err = o.Int("start", 0); err != nil {
 		return nil, cfg, err
@@ -98,9 +147,16 @@ func load(opts plugins.TaskOptions) ([]sample, config, error) {
 	if data.NPY && len(cfg.groupBy) > 0 {
 		return nil, cfg, fmt.Errorf("%s: group_by needs JSON-lines data with those fields; %s is a .npy array", name, path)
 	}
-	need := cfg.start + cfg.prefix + cfg.suffix
 	all := make([]sample, len(data.Rows))
 	for i, row := range data.Rows {
+		need := cfg.start + cfg.prefix + cfg.suffix
+		if cfg.suffix < 0 { // rest: whatever follows the prefix, at least one token
+			need = max(len(row), cfg.start+cfg.prefix+1)
+			if len(row) < need {
+				return nil, cfg, fmt.Errorf("%s: %d tokens, none left after start %d + prefix_len %d for suffix_len=rest",
+					data.Where(i), len(row), cfg.start, cfg.prefix)
+			}
+		}
 		if len(row) < need {
 			return nil, cfg, fmt.Errorf("%s: %d tokens, too few columns for start %d + prefix_len %d + suffix_len %d = %d",
 				data.Where(i), len(row), cfg.start, cfg.prefix, cfg.suffix, need)
@@ -130,12 +186,12 @@ func load(opts plugins.TaskOptions) ([]sample, config, error) {
 	return sel, cfg, nil
 }
 
-func requests(samples []sample) []plugins.Request {
+func requests(samples []sample, cfg config) []plugins.Request {
 	reqs := make([]plugins.Request, 0, 2*len(samples))
 	for _, s := range samples {
 		full := append(append(make([]int32, 0, len(s.prefix)+len(s.suffix)), s.prefix...), s.suffix...)
 		reqs = append(reqs,
-			plugins.Request{DocIndex: s.index, Index: 0, Generate: &plugins.GenerateRequest{Prefix: s.prefix, NewTokens: len(s.suffix)}},
+			plugins.Request{DocIndex: s.index, Index: 0, Generate: &plugins.GenerateRequest{Prefix: s.prefix, NewTokens: len(s.suffix), SuppressEOS: cfg.suppressEOS}},
 			plugins.Request{DocIndex: s.index, Index: 1, Rolling: &plugins.RollingRequest{IDs: full, ContextLen: len(s.prefix)}},
 		)
 	}
@@ -146,11 +202,11 @@ func requests(samples []sample) []plugins.Request {
 // prefix (index 0) and a teacher-forced rolling score of prefix+suffix that
 // scores only the suffix (index 1).
 func (task) Requests(_ context.Context, opts plugins.TaskOptions) ([]plugins.Request, error) {
-	samples, _, err := load(opts)
+	samples, cfg, err := load(opts)
 	if err != nil {
 		return nil, err
 	}
-	return requests(samples), nil
+	return requests(samples, cfg), nil
 }
 
 // Score implements plugins.Task.
@@ -159,7 +215,7 @@ func (task) Score(_ context.Context, opts plugins.TaskOptions, reqs []plugins.Re
 	if err != nil {
 		return plugins.Scores{}, err
 	}
-	if err := taskkit.CheckExchange(name, requests(samples), reqs, resps); err != nil {
+	if err := taskkit.CheckExchange(name, requests(samples, cfg), reqs, resps); err != nil {
 		return plugins.Scores{}, err
 	}
 	var out plugins.Scores

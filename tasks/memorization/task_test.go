@@ -355,3 +355,75 @@ func TestNaNGenerationScoresNaN(t *testing.T) {
 	assert.Equal(t, 1.0, sc.Docs[1].Metrics["exact_match"])
 	assert.True(t, math.IsNaN(metricsByName(sc)["exact_match"].Value), "the mean over a NaN document is NaN: visible, filterable")
 }
+
+// preset=paper is the paper's script: the first 32 tokens prompt, the
+// whole rest of each row is asked for, end-of-text suppressed; preset=satml
+// is the extraction challenge's 100 | 50 | 50 layout; explicit options win.
+func TestPresetsRestAndSuppressEOS(t *testing.T) {
+	rows := make([][]int64, 2)
+	for r := range rows {
+		rows[r] = make([]int64, 200)
+		for c := range rows[r] {
+			rows[r][c] = int64((r*1000 + c*251) % 50257)
+		}
+	}
+	p := writeNPY(t, 1, "<u2", rows)
+	ask := func(opts map[string]string) []plugins.Request {
+		t.Helper()
+		opts["data"] = p
+		reqs, err := task{}.Requests(context.Background(), plugins.TaskOptions{Options: opts})
+		require.NoError(t, err)
+		return reqs
+	}
+	paper := ask(map[string]string{"preset": "paper"})
+	require.Len(t, paper, 4)
+	g := paper[0].Generate
+	assert.Len(t, g.Prefix, 32)
+	assert.Equal(t, int32(rows[0][0]), g.Prefix[0])
+	assert.Equal(t, 168, g.NewTokens, "the rest of the 200-column row")
+	assert.True(t, g.SuppressEOS, "min_new_tokens = max_new_tokens: end-of-text can never be generated")
+	assert.Len(t, paper[1].Rolling.IDs, 200)
+	assert.Equal(t, 32, paper[1].Rolling.ContextLen)
+
+	satml := ask(map[string]string{"preset": "satml"})
+	g = satml[0].Generate
+	assert.Equal(t, int32(rows[0][100]), g.Prefix[0])
+	assert.Len(t, g.Prefix, 50)
+	assert.Equal(t, 50, g.NewTokens)
+	assert.False(t, g.SuppressEOS)
+
+	mixed := ask(map[string]string{"preset": "paper", "suppress_eos": "false", "prefix_len": "50"})
+	assert.Len(t, mixed[0].Generate.Prefix, 50)
+	assert.Equal(t, 150, mixed[0].Generate.NewTokens)
+	assert.False(t, mixed[0].Generate.SuppressEOS, "an explicit option beats the preset")
+
+	rest := ask(map[string]string{"start": "100", "prefix_len": "50", "suffix_len": "rest"})
+	assert.Equal(t, 50, rest[0].Generate.NewTokens)
+	assert.False(t, ask(map[string]string{})[0].Generate.SuppressEOS, "the default decodes plainly")
+
+	// Scoring checks the exchange, the flag included.
+	opts := plugins.TaskOptions{Options: map[string]string{"data": p, "preset": "paper"}}
+	resps := []plugins.Response{gen(paper[1].Rolling.IDs[32:]...), roll(make([]float32, 168)...), gen(make([]int32, 168)...), roll(make([]float32, 168)...)}
+	sc, err := task{}.Score(context.Background(), opts, paper, resps)
+	require.NoError(t, err)
+	assert.Equal(t, 1.0, sc.Docs[0].Metrics["exact_match"])
+	plain := append([]plugins.Request(nil), paper...)
+	plain[0].Generate = &plugins.GenerateRequest{Prefix: g0(paper).Prefix, NewTokens: 168}
+	_, err = task{}.Score(context.Background(), opts, plain, resps)
+	assert.Error(t, err, "requests without the flag are not the ones this configuration makes")
+
+	for opt, want := range map[string]string{
+		"preset=draft":       "unknown preset (use paper or satml)",
+		"suppress_eos=maybe": "give true or false",
+		"suffix_len=most":    "(or rest: every column after the prefix)",
+	} {
+		k, v, _ := strings.Cut(opt, "=")
+		_, err := task{}.Requests(context.Background(), plugins.TaskOptions{Options: map[string]string{"data": p, k: v}})
+		assert.ErrorContains(t, err, want, opt)
+	}
+	short := writeNPY(t, 1, "<u2", [][]int64{make([]int64, 32)})
+	_, err = task{}.Requests(context.Background(), plugins.TaskOptions{Options: map[string]string{"data": short, "preset": "paper"}})
+	assert.ErrorContains(t, err, "none left after start 0 + prefix_len 32 for suffix_len=rest")
+}
+
+func g0(reqs []plugins.Request) *plugins.GenerateRequest { return reqs[0].Generate }

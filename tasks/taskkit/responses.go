@@ -74,7 +74,7 @@ func sameRequest(a, b plugins.Request) bool {
 	case a.Rolling != nil:
 		return a.Rolling.Text == b.Rolling.Text && a.Rolling.ContextLen == b.Rolling.ContextLen && equalIDs(a.Rolling.IDs, b.Rolling.IDs)
 	case a.Generate != nil:
-		return a.Generate.NewTokens == b.Generate.NewTokens && equalIDs(a.Generate.Prefix, b.Generate.Prefix)
+		return a.Generate.NewTokens == b.Generate.NewTokens && a.Generate.SuppressEOS == b.Generate.SuppressEOS && equalIDs(a.Generate.Prefix, b.Generate.Prefix)
 	}
 	return true
 }

@@ -1208,6 +1208,7 @@ type GenerateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Prefix        *Int32List             `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
 	NewTokens     int64                  `protobuf:"varint,2,opt,name=new_tokens,json=newTokens,proto3" json:"new_tokens,omitempty"`
+	SuppressEos   bool                   `protobuf:"varint,3,opt,name=suppress_eos,json=suppressEos,proto3" json:"suppress_eos,omitempty"` // the model's eos_token_id is never generated
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1254,6 +1255,13 @@ func (x *GenerateRequest) GetNewTokens() int64 {
 		return x.NewTokens
 	}
 	return 0
+}
+
+func (x *GenerateRequest) GetSuppressEos() bool {
+	if x != nil {
+		return x.SuppressEos
+	}
+	return false
 }
 
 type GenerateResult struct {
@@ -2838,11 +2846,12 @@ const file_memscope_plugin_v1_plugin_proto_rawDesc = "" +
 	"\tentropies\x18\x03 \x01(\v2\x1d.memscope.plugin.v1.FloatListR\tentropies\x124\n" +
 	"\x06greedy\x18\x04 \x01(\v2\x1c.memscope.plugin.v1.BoolListR\x06greedy\x12\x1d\n" +
 	"\n" +
-	"non_finite\x18\x10 \x01(\tR\tnonFinite\"g\n" +
+	"non_finite\x18\x10 \x01(\tR\tnonFinite\"\x8a\x01\n" +
 	"\x0fGenerateRequest\x125\n" +
 	"\x06prefix\x18\x01 \x01(\v2\x1d.memscope.plugin.v1.Int32ListR\x06prefix\x12\x1d\n" +
 	"\n" +
-	"new_tokens\x18\x02 \x01(\x03R\tnewTokens\"\x9d\x01\n" +
+	"new_tokens\x18\x02 \x01(\x03R\tnewTokens\x12!\n" +
+	"\fsuppress_eos\x18\x03 \x01(\bR\vsuppressEos\"\x9d\x01\n" +
 	"\x0eGenerateResult\x12/\n" +
 	"\x03ids\x18\x01 \x01(\v2\x1d.memscope.plugin.v1.Int32ListR\x03ids\x12;\n" +
 	"\tentropies\x18\x02 \x01(\v2\x1d.memscope.plugin.v1.FloatListR\tentropies\x12\x1d\n" +
