@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memscope/memscope/plugins"
+	"github.com/memscope/memscope/tasks/taskkit"
 	"github.com/memscope/memscope/tasks/taskkit/tasktest"
 )
 
@@ -112,4 +113,78 @@ func TestBadInput(t *testing.T) {
 			assert.Contains(t, err.Error(), c.want)
 		})
 	}
+}
+
+// The official JSON lines keep the ctx_a/ctx_b split, so the context is
+// lm-eval's exact ctx_a + " " + ctx_b.capitalize(), where the text format's
+// heuristic would differ: ctx_b starting upper-case with later capitals
+// (capitalize() lowers them), ctx_b holding ". ", an empty ctx_b (WikiHow).
+func TestOfficialJSONLines(t *testing.T) {
+	lines := `{"ind": 1, "activity_label": "Act", "ctx_a": "A man sits.", "ctx_b": "John Smith", "ctx": "A man sits. John Smith", "split": "val", "split_type": "indomain", "label": 2, "endings": ["stands.", "sits.", "x [title] jumps.", "runs."], "source_id": "activitynet~v_x"}
+{"ind": 2, "activity_label": "Act", "ctx_a": "A man sits.", "ctx_b": "the man waves. he", "endings": ["a", "b", "c", "d"], "label": "1"}
+{"ind": 3, "activity_label": "Home", "ctx_a": "[header] How to x [title] Do y. it works.", "ctx_b": "", "endings": ["a", "b", "c", "d"], "label": 0}
+`
+	p := filepath.Join(t.TempDir(), "hellaswag_val.jsonl")
+	require.NoError(t, os.WriteFile(p, []byte(lines), 0o644))
+	reqs, err := newTask().Requests(context.Background(), plugins.TaskOptions{Options: map[string]string{"data": p}})
+	require.NoError(t, err)
+	require.Len(t, reqs, 12)
+	assert.Equal(t, plugins.LoglikelihoodRequest{Context: "Act: A man sits. John smith", Continuation: " x. jumps."}, *reqs[2].Loglikelihood)
+	assert.Equal(t, "Act: A man sits. The man waves. he", reqs[4].Loglikelihood.Context)
+	assert.Equal(t, "Home: How to x. Do y. it works.", reqs[8].Loglikelihood.Context)
+	// The text format's heuristic gets each of these wrong.
+	assert.Equal(t, "Act: A man sits. John Smith", capitalizeCtxB("Act: A man sits. John Smith"))
+	assert.Equal(t, "Act: A man sits. the man waves. He", capitalizeCtxB("Act: A man sits. the man waves. he"))
+	assert.Equal(t, "Home: How to x. Do y. It works.", capitalizeCtxB("Home: How to x. Do y. it works."))
+
+	sc, err := newTask().Score(context.Background(), plugins.TaskOptions{Options: map[string]string{"data": p}}, reqs, make12(-1))
+	require.NoError(t, err)
+	assert.Equal(t, []int{2, 1, 0}, []int{sc.Docs[0].Gold, sc.Docs[1].Gold, sc.Docs[2].Gold})
+
+	for bad, want := range map[string]string{
+		`{"activity_label": "A", "ctx_a": "x", "ctx_b": "y", "endings": ["a", "b", "c"], "label": 0}`:      "3 endings, want 4",
+		`{"activity_label": "A", "ctx_a": "x", "ctx_b": "y", "endings": ["a", "b", "c", "d"], "label": 4}`: `"label": 4 is not 0, 1, 2 or 3`,
+		`{"activity_label": "A", "ctx_a": "x", "endings": ["a", "b", "c", "d"], "label": 0}`:               `missing field "ctx_b"`,
+	} {
+		require.NoError(t, os.WriteFile(p, []byte(bad+"\n"), 0o644))
+		_, err := newTask().Requests(context.Background(), plugins.TaskOptions{Options: map[string]string{"data": p}})
+		assert.ErrorContains(t, err, want)
+		assert.ErrorContains(t, err, p+":1")
+	}
+}
+
+func make12(ll float64) []plugins.Response {
+	out := make([]plugins.Response, 12)
+	for i := range out {
+		out[i] = plugins.Response{Loglikelihood: &plugins.LoglikelihoodResult{LogLikelihood: ll - float64(i%4)}}
+	}
+	return out
+}
+
+// How many of the 10042 validation contexts the text format's ctx_b
+// heuristic changes (capitalizes a last fragment), on the shared full file.
+func TestHeuristicChangesOnTheFullSet(t *testing.T) {
+	shared := os.Getenv("MEMSCOPE_SHARED_DIR")
+	if shared == "" {
+		shared = filepath.Join("..", "..", "..", "shared") // beside the repository, as CI lays it out
+	}
+	path := filepath.Join(shared, "data", "benchmarks", "hellaswag", "hellaswag_val_full.txt.bz2")
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("the full HellaSwag text file is not at %s (shared/data beside the repository, as in CI; or set MEMSCOPE_SHARED_DIR)", path)
+	}
+	var ctxs []string
+	require.NoError(t, taskkit.FileSource(path).EachLine(func(line int, text []byte) error {
+		if (line-1)%linesPerDoc == 0 {
+			ctxs = append(ctxs, string(text))
+		}
+		return nil
+	}))
+	require.Len(t, ctxs, 10042)
+	changed := 0
+	for _, c := range ctxs {
+		if capitalizeCtxB(c) != c {
+			changed++
+		}
+	}
+	assert.Equal(t, 3243, changed)
 }
