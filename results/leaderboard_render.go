@@ -232,16 +232,21 @@ func (lb *Leaderboard) memorizationTable(m *ModelBoard) *textTable {
 			row = append(row, fmtNum(s.Configs[i], s.decimals()), fmtChange(s.Change(i), lb.Significance(s.Configs[i])))
 		}
 		tr := m.Tradeoffs[i]
-		var note []string
-		if i == m.Best {
-			note = append(note, "◀ best")
-		}
-		if tr.Pareto {
-			note = append(note, "Pareto")
-		}
-		t.add(append(row, fmtPct(tr.AbilityChange), fmtPct(tr.SignificantAbilityChange), strings.Join(note, ", "))...)
+		t.add(append(row, fmtPct(tr.AbilityChange), fmtPct(tr.SignificantAbilityChange), m.note(i))...)
 	}
 	return t
+}
+
+// note marks configuration i as the best and as Pareto-optimal.
+func (m *ModelBoard) note(i int) string {
+	var note []string
+	if i == m.Best {
+		note = append(note, "◀ best")
+	}
+	if m.Tradeoffs[i].Pareto {
+		note = append(note, "Pareto")
+	}
+	return strings.Join(note, ", ")
 }
 
 // abilityTable: each task's main metric per configuration.

@@ -232,16 +232,9 @@ func reportModelOf(lb *Leaderboard, m *ModelBoard, i int) reportModel {
 			}
 			if tradeoffs {
 				tr := m.Tradeoffs[k]
-				var note []string
-				if k == m.Best {
-					note = append(note, "◀ best")
-				}
-				if tr.Pareto {
-					note = append(note, "Pareto")
-				}
 				row = append(row, reportCell{Text: fmtPct(tr.AbilityChange), Value: exact(tr.AbilityChange)},
 					reportCell{Text: fmtPct(tr.SignificantAbilityChange), Value: exact(tr.SignificantAbilityChange)},
-					reportCell{Text: strings.Join(note, ", ")})
+					reportCell{Text: m.note(k)})
 			}
 			t.Rows = append(t.Rows, row)
 		}
