@@ -118,7 +118,7 @@ func readDocScores(path string) ([]*docScores, RunInfo, error) {
 		return nil, RunInfo{}, fmt.Errorf("read %s: %w", path, err)
 	}
 	defer r.Close()
-	info, table, err := parseRunMetadata(r.Schema().Metadata())
+	info, table, _, err := parseRunMetadata(r.Schema().Metadata())
 	if err != nil {
 		return nil, RunInfo{}, fmt.Errorf("read %s: %w", path, err)
 	}
@@ -384,25 +384,7 @@ func Compare(dir string, opt CompareOptions) ([]Comparison, RunInfo, error) {
 }
 
 // comparisonsFields are the columns of the comparisons table.
-func comparisonsFields() []arrow.Field {
-	f64 := func(name string, nullable bool) arrow.Field {
-		return arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Float64, Nullable: nullable}
-	}
-	return append(cellFields(),
-		dictField(ColReference),
-		dictField(ColMetric),
-		arrow.Field{Name: ColHigherIsBetter, Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
-		arrow.Field{Name: ColN, Type: arrow.PrimitiveTypes.Int64},
-		f64(ColReferenceMean, false), f64(ColMean, false), f64(ColMeanDiff, false),
-		f64(ColStderr, true), f64(ColCILow, false), f64(ColCIHigh, false), f64(ColRelCILow, true), f64(ColRelCIHigh, true),
-		dictField(ColTest),
-		f64(ColPValue, true), f64(ColPHolm, true),
-		arrow.Field{Name: ColSignificant, Type: arrow.FixedWidthTypes.Boolean},
-		arrow.Field{Name: ColSignificantHolm, Type: arrow.FixedWidthTypes.Boolean},
-		arrow.Field{Name: ColNReferenceOnly, Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-		arrow.Field{Name: ColNInterventionOnly, Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-	)
-}
+func comparisonsFields() []arrow.Field { return tableSchema(TableComparisons).Fields() }
 
 // comparisonsMetadata is the run's metadata plus how the table was computed.
 func comparisonsMetadata(info RunInfo, opt CompareOptions) arrow.Metadata {
@@ -428,8 +410,14 @@ func writeComparisons(path string, info RunInfo, opt CompareOptions, cs []Compar
 			b.Field(i).(*array.BinaryDictionaryBuilder).AppendString(s)
 		}
 		for _, c := range cs {
-			for i, v := range cellValues(info.RunID, c.Cell) {
-				str(i, v)
+			vals, i := cellValues(info.RunID, c.Cell), 0
+			for k, name := range CellColumns {
+				if name == ColBlocks {
+					appendIDs(b.Field(k).(*array.ListBuilder), cellBlocks(c.Cell))
+					continue
+				}
+				str(k, vals[i])
+				i++
 			}
 			k := len(CellColumns)
 			str(k, normalizeIntervention(c.Reference).String())
@@ -521,7 +509,7 @@ func readComparisonsFile(path string) ([]Comparison, error) {
 		return nil, fmt.Errorf("read %s: %w (not an Arrow IPC file, or damaged)", path, err)
 	}
 	defer r.Close()
-	if _, table, err := parseRunMetadata(r.Schema().Metadata()); err != nil {
+	if _, table, _, err := parseRunMetadata(r.Schema().Metadata()); err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	} else if table != TableComparisons {
 		return nil, fmt.Errorf("read %s: it holds table %q, not %q", path, table, TableComparisons)

@@ -269,9 +269,11 @@ func newValueWriter(a arrow.Array) (valueWriter, error) {
 			},
 		}, nil
 	case *array.List:
-		vals, ok := a.ListValues().(*array.Float64)
-		if !ok {
-			break
+		// Lists of numbers (choice log-likelihoods, blocks, token ids) are
+		// JSON arrays in both formats.
+		elem, err := newValueWriter(a.ListValues())
+		if err != nil {
+			return valueWriter{}, fmt.Errorf("list values: %w", err)
 		}
 		list := func(dst []byte, i int) []byte {
 			start, end := a.ValueOffsets(i)
@@ -280,11 +282,7 @@ func newValueWriter(a arrow.Array) (valueWriter, error) {
 				if k > start {
 					dst = append(dst, ',')
 				}
-				if vals.IsNull(int(k)) {
-					dst = null(dst)
-				} else {
-					dst = appendJSONFloat(dst, vals.Value(int(k)))
-				}
+				dst = elem.json(dst, int(k))
 			}
 			return append(dst, ']')
 		}

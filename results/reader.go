@@ -74,9 +74,10 @@ func FindRuns(paths ...string) ([]string, error) {
 
 // tableFile is an open table.
 type tableFile struct {
-	f    *os.File
-	r    *ipc.FileReader
-	info RunInfo
+	f       *os.File
+	r       *ipc.FileReader
+	info    RunInfo
+	version int // its FormatVersion
 }
 
 func (t *tableFile) Close() {
@@ -110,7 +111,7 @@ func openTable(dir, table string, o options) (*tableFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("read %s: %w (not an Arrow IPC file, or damaged)", path, err)
 	}
-	info, got, err := parseRunMetadata(r.Schema().Metadata())
+	info, got, version, err := parseRunMetadata(r.Schema().Metadata())
 	if err != nil {
 		r.Close()
 		f.Close()
@@ -121,7 +122,7 @@ func openTable(dir, table string, o options) (*tableFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("read %s: it holds table %q, not %q", path, got, table)
 	}
-	return &tableFile{f: f, r: r, info: info}, nil
+	return &tableFile{f: f, r: r, info: info, version: version}, nil
 }
 
 // each calls fn for every record of the table, in order.
@@ -186,7 +187,7 @@ func Read(dir string, opts ...Option) (*Run, error) {
 			if table == TableDocs {
 				return readDocs(rec, &run.Docs)
 			}
-			return readRequests(rec, &run.Requests)
+			return readRequests(rec, t.version, &run.Requests)
 		})
 		t.Close()
 		if err != nil {
@@ -306,8 +307,8 @@ type cellReader struct {
 }
 
 func newCellReader(rec arrow.Record, c colIndex) (*cellReader, error) {
-	cr := &cellReader{key: make([]int, len(CellColumns)), skey: make([]string, len(CellColumns))}
-	for _, name := range CellColumns {
+	cr := &cellReader{key: make([]int, len(cellStringColumns)), skey: make([]string, len(cellStringColumns))}
+	for _, name := range cellStringColumns {
 		g, err := c.strings(rec, name)
 		if err != nil {
 			return nil, err
@@ -352,8 +353,10 @@ func (cr *cellReader) cell(i int) (Cell, error) {
 	for k, g := range cr.vals {
 		v[k] = g(i)
 	}
-	// v follows CellColumns: run_id model model_hash backend dtype
-	// intervention intervention_kind blocks task task_version task_category
+	// v follows cellStringColumns: run_id model model_hash backend dtype
+	// intervention intervention_kind task task_version task_category. The
+	// blocks column (a string in version 1, list<int32> since 2) repeats
+	// what the intervention spec says and is not read.
 	iv, err := interventionFromColumns(v[5], v[6])
 	if err != nil {
 		cr.have = false
@@ -362,7 +365,7 @@ func (cr *cellReader) cell(i int) (Cell, error) {
 	cr.last = Cell{
 		Model: v[1], ModelHash: v[2], Backend: v[3], DType: v[4],
 		Intervention: iv,
-		Task:         v[8], TaskVersion: v[9], TaskCategory: v[10],
+		Task:         v[7], TaskVersion: v[8], TaskCategory: v[9],
 	}
 	cr.have = true
 	return cr.last, nil
@@ -491,7 +494,40 @@ func readDocs(rec arrow.Record, out *[]DocRow) error {
 	return nil
 }
 
-func readRequests(rec arrow.Record, out *[]RequestRow) error {
+// nullableString reads a string column whose nulls read as "".
+func (c colIndex) nullableStrings(rec arrow.Record, name string) (func(int) string, error) {
+	return c.strings(rec, name) // stringGetter maps a null to ""
+}
+
+// idLists reads a list<int32> column: nil for a null row. A missing column
+// (tables of format version 1) reads as all null.
+func (c colIndex) idLists(rec arrow.Record, name string) (func(int) []int32, error) {
+	a, err := c.get(rec, name)
+	if err != nil {
+		return func(int) []int32 { return nil }, nil
+	}
+	l, ok := a.(*array.List)
+	var vals *array.Int32
+	if ok {
+		vals, ok = l.ListValues().(*array.Int32)
+	}
+	if !ok {
+		return nil, fmt.Errorf("column %q holds %s, not list<int32>", name, a.DataType())
+	}
+	return func(i int) []int32 {
+		if l.IsNull(i) {
+			return nil
+		}
+		start, end := l.ValueOffsets(i)
+		out := make([]int32, end-start)
+		for k := start; k < end; k++ {
+			out[k-start] = vals.Value(int(k))
+		}
+		return out
+	}, nil
+}
+
+func readRequests(rec arrow.Record, version int, out *[]RequestRow) error {
 	c := indexColumns(rec.Schema())
 	cells, err := newCellReader(rec, c)
 	if err != nil {
@@ -505,9 +541,21 @@ func readRequests(rec arrow.Record, out *[]RequestRow) error {
 	}
 	var strs [3]func(int) string
 	for k, name := range []string{ColRequestType, ColContext, ColContinuation} {
-		if strs[k], err = c.strings(rec, name); err != nil {
+		if strs[k], err = c.nullableStrings(rec, name); err != nil {
 			return err
 		}
+	}
+	var input, generated func(int) []int32
+	if version >= 2 {
+		if input, err = c.idLists(rec, ColInputIDs); err != nil {
+			return err
+		}
+		if generated, err = c.idLists(rec, ColGeneratedIDs); err != nil {
+			return err
+		}
+	} else {
+		input = func(int) []int32 { return nil }
+		generated = input
 	}
 	ll, err := c.float64s(rec, ColLogLikelihood)
 	if err != nil {
@@ -524,9 +572,10 @@ func readRequests(rec arrow.Record, out *[]RequestRow) error {
 		}
 		*out = append(*out, RequestRow{
 			Cell: cell, DocIndex: int(ints[0].Value(i)), RequestIndex: int(ints[1].Value(i)),
-			RequestType: strs[0](i), Context: strs[1](i), Continuation: strs[2](i),
-			LogLikelihood: ll.Value(i), IsGreedy: greedy.Value(i),
+			RequestType: strs[0](i), Context: strs[1](i), Continuation: strs[2](i), InputIDs: input(i),
+			LogLikelihood: nullableFloat(ll, i), IsGreedy: greedy.Value(i),
 			ContextTokens: int(ints[2].Value(i)), ContinuationTokens: int(ints[3].Value(i)),
+			GeneratedIDs: generated(i),
 		})
 	}
 	return nil

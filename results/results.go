@@ -109,14 +109,16 @@ type DocRow struct {
 type RequestRow struct {
 	Cell
 	DocIndex           int
-	RequestIndex       int    // index within the document (choice number)
-	RequestType        string // RequestLoglikelihood, RequestLoglikelihoodRolling, RequestGenerateTokens
-	Context            string
-	Continuation       string
-	LogLikelihood      float64
+	RequestIndex       int     // index within the document (choice number)
+	RequestType        string  // RequestLoglikelihood, RequestLoglikelihoodRolling, RequestGenerateTokens
+	Context            string  // loglikelihood's context, loglikelihood_rolling's text ("" where given as InputIDs)
+	Continuation       string  // loglikelihood's continuation ("" for the other types)
+	InputIDs           []int32 // the token ids a request given as ids carried (generate prefix, rolling ids); nil for text
+	LogLikelihood      float64 // NaN for generate_tokens (stored as null)
 	IsGreedy           bool
 	ContextTokens      int
 	ContinuationTokens int
+	GeneratedIDs       []int32 // generate_tokens' generated ids; nil for the other types
 }
 
 // CellResult is everything one cell produced.

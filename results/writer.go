@@ -85,9 +85,10 @@ type Writer struct {
 	err     error // sticky: a spool write failed, the run cannot be completed
 	closed  bool
 
-	dicts     map[string]*stringMemo // dictionary-encoded column → its values
-	cells     [][]int32              // per cell: its codes in the CellColumns dictionaries
-	cellIndex map[string]int         // cell key → index in cells
+	dicts      map[string]*stringMemo // dictionary-encoded column → its values
+	cells      [][]int32              // per cell: its codes in the cellStringColumns dictionaries
+	cellBlocks [][]int32              // per cell: its blocks column
+	cellIndex  map[string]int         // cell key → index in cells
 
 	metrics []metricEntry
 
@@ -138,7 +139,7 @@ func Create(dir string, info RunInfo, opts ...Option) (*Writer, error) {
 		cellIndex:    map[string]int{},
 		docMetricIDs: map[string]int32{},
 	}
-	for _, c := range append(append([]string{}, CellColumns...), ColMetric, ColRequestType, ColContext, ColContinuation) {
+	for _, c := range append(append([]string{}, cellStringColumns...), ColMetric, ColRequestType, ColContext, ColContinuation) {
 		w.dicts[c] = newStringMemo()
 	}
 	var err error
@@ -204,6 +205,7 @@ func (w *Writer) Add(c CellResult) error {
 	ci := len(w.cells)
 	w.cellIndex[key] = ci
 	w.cells = append(w.cells, w.cellCodes(c.Cell))
+	w.cellBlocks = append(w.cellBlocks, cellBlocks(c.Cell))
 
 	for _, m := range c.Metrics {
 		m.Cell = c.Cell
@@ -278,24 +280,36 @@ func (w *Writer) validate(c CellResult) error {
 	return nil
 }
 
-// cellCodes returns the dictionary codes of the cell's CellColumns values.
+// cellCodes returns the dictionary codes of the cell's cellStringColumns
+// values.
 func (w *Writer) cellCodes(c Cell) []int32 {
 	vals := cellValues(w.info.RunID, c)
 	codes := make([]int32, len(vals))
 	for i, v := range vals {
-		codes[i] = w.dicts[CellColumns[i]].code(v)
+		codes[i] = w.dicts[cellStringColumns[i]].code(v)
 	}
 	return codes
 }
 
-// cellValues lists a cell's values in CellColumns order.
+// cellValues lists a cell's values in cellStringColumns order.
 func cellValues(runID string, c Cell) []string {
 	iv := normalizeIntervention(c.Intervention)
 	return []string{
 		runID, c.Model, c.ModelHash, c.Backend, c.DType,
-		iv.String(), string(iv.Kind), iv.BlocksString(),
+		iv.String(), string(iv.Kind),
 		c.Task, c.TaskVersion, c.TaskCategory,
 	}
+}
+
+// cellBlocks is the cell's blocks column: its intervention's blocks,
+// ascending; empty (not nil) for the baseline.
+func cellBlocks(c Cell) []int32 {
+	iv := normalizeIntervention(c.Intervention)
+	out := make([]int32, len(iv.Blocks))
+	for i, b := range iv.Blocks {
+		out[i] = int32(b)
+	}
+	return out
 }
 
 func normalizeIntervention(iv intervention.Intervention) intervention.Intervention {
@@ -391,27 +405,67 @@ func (w *Writer) spoolRequests(ci int, reqs []RequestRow) error {
 	typ := b.Field(3).(*array.Int32Builder)
 	ctx := b.Field(4).(*array.Int32Builder)
 	cont := b.Field(5).(*array.Int32Builder)
-	ll := b.Field(6).(*array.Float64Builder)
-	greedy := b.Field(7).(*array.BooleanBuilder)
-	ctxTok := b.Field(8).(*array.Int64Builder)
-	contTok := b.Field(9).(*array.Int64Builder)
+	input := b.Field(6).(*array.ListBuilder)
+	ll := b.Field(7).(*array.Float64Builder)
+	greedy := b.Field(8).(*array.BooleanBuilder)
+	ctxTok := b.Field(9).(*array.Int64Builder)
+	contTok := b.Field(10).(*array.Int64Builder)
+	generated := b.Field(11).(*array.ListBuilder)
 	types, contexts, conts := w.dicts[ColRequestType], w.dicts[ColContext], w.dicts[ColContinuation]
 	for _, r := range reqs {
 		cell.Append(int32(ci))
 		docIdx.Append(int64(r.DocIndex))
 		reqIdx.Append(int64(r.RequestIndex))
 		typ.Append(types.code(r.RequestType))
-		ctx.Append(contexts.code(r.Context))
-		cont.Append(conts.code(r.Continuation))
-		ll.Append(r.LogLikelihood)
+		// Text columns are null where the request has no such text: a
+		// request given as ids has no context, only loglikelihood has a
+		// continuation.
+		if r.RequestType == RequestGenerateTokens || r.InputIDs != nil {
+			ctx.AppendNull()
+		} else {
+			ctx.Append(contexts.code(r.Context))
+		}
+		if r.RequestType == RequestLoglikelihood {
+			cont.Append(conts.code(r.Continuation))
+		} else {
+			cont.AppendNull()
+		}
+		appendIDs(input, r.InputIDs)
+		if r.RequestType == RequestGenerateTokens {
+			ll.AppendNull() // greedy generation reports no log-likelihood
+		} else {
+			ll.Append(r.LogLikelihood)
+		}
 		greedy.Append(r.IsGreedy)
 		ctxTok.Append(int64(r.ContextTokens))
 		contTok.Append(int64(r.ContinuationTokens))
+		if r.RequestType == RequestGenerateTokens {
+			appendIDs(generated, nonNil(r.GeneratedIDs))
+		} else {
+			generated.AppendNull()
+		}
 		if err := w.reqs.rowAdded(); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// appendIDs appends a token-id list; nil is null.
+func appendIDs(b *array.ListBuilder, ids []int32) {
+	if ids == nil {
+		b.AppendNull()
+		return
+	}
+	b.Append(true)
+	b.ValueBuilder().(*array.Int32Builder).AppendValues(ids, nil)
+}
+
+func nonNil(ids []int32) []int32 {
+	if ids == nil {
+		return []int32{}
+	}
+	return ids
 }
 
 // Abort stops the run and removes every file the writer created; tables
@@ -563,35 +617,45 @@ func writeIPC(path string, schema *arrow.Schema, mem memory.Allocator, fill func
 	})
 }
 
-// cellColumnArrays builds the dictionary-encoded cell columns for rows
-// whose cells are given by the spool's cell column.
-func (w *Writer) cellColumnArrays(cells *array.Int32, dicts map[string]arrow.Array) []arrow.Array {
-	n := cells.Len()
-	out := make([]arrow.Array, len(CellColumns))
-	for i, name := range CellColumns {
+// cellColumnArrays builds the cell columns (CellColumns order) for rows
+// whose cells are the given indices into w.cells.
+func (w *Writer) cellColumnArrays(n int, cellOf func(row int) int, dicts map[string]arrow.Array) []arrow.Array {
+	out := make([]arrow.Array, 0, len(CellColumns))
+	for i, name := range cellStringColumns {
 		b := array.NewInt32Builder(w.mem)
 		b.Reserve(n)
 		for r := range n {
-			b.UnsafeAppend(w.cells[cells.Value(r)][i])
+			b.UnsafeAppend(w.cells[cellOf(r)][i])
 		}
 		idx := b.NewArray()
 		b.Release()
-		out[i] = array.NewDictionaryArray(dictType, idx, dicts[name])
+		out = append(out, array.NewDictionaryArray(dictType, idx, dicts[name]))
 		idx.Release()
+		if name == ColInterventionKind { // blocks comes next
+			lb := array.NewListBuilderWithField(w.mem, idsType.ElemField())
+			for r := range n {
+				appendIDs(lb, w.cellBlocks[cellOf(r)])
+			}
+			out = append(out, lb.NewArray())
+			lb.Release()
+		}
 	}
 	return out
 }
 
+// spoolCells reads a spool record's cell column.
+func spoolCells(rec arrow.Record) func(int) int {
+	cells := rec.Column(0).(*array.Int32)
+	return func(r int) int { return int(cells.Value(r)) }
+}
+
 func (w *Writer) writeMetrics(dicts map[string]arrow.Array) error {
-	schema := arrow.NewSchema(metricsFields(), ptr(runMetadata(TableMetrics, w.info)))
+	schema := arrow.NewSchema(tableSchema(TableMetrics).Fields(), ptr(runMetadata(TableMetrics, w.info)))
 	return w.writeTable(TableMetrics, schema, func(fw *ipc.FileWriter) error {
 		// Metrics are few: one record for the whole table, in the order added.
 		n := len(w.metrics)
-		cols := make([]*array.Int32Builder, len(CellColumns)+1)
-		for i := range cols {
-			cols[i] = array.NewInt32Builder(w.mem)
-			defer cols[i].Release()
-		}
+		metric := array.NewInt32Builder(w.mem)
+		defer metric.Release()
 		value := array.NewFloat64Builder(w.mem)
 		defer value.Release()
 		stderr := array.NewFloat64Builder(w.mem)
@@ -601,10 +665,7 @@ func (w *Writer) writeMetrics(dicts map[string]arrow.Array) error {
 		hib := array.NewBooleanBuilder(w.mem)
 		defer hib.Release()
 		for _, m := range w.metrics {
-			for i, code := range w.cells[m.cell] {
-				cols[i].Append(code)
-			}
-			cols[len(CellColumns)].Append(m.metric)
+			metric.Append(m.metric)
 			value.Append(m.row.Value)
 			if math.IsNaN(m.row.Stderr) {
 				stderr.AppendNull()
@@ -614,21 +675,15 @@ func (w *Writer) writeMetrics(dicts map[string]arrow.Array) error {
 			count.Append(int64(m.row.N))
 			hib.Append(m.row.HigherIsBetter)
 		}
-		arrs := make([]arrow.Array, 0, len(schema.Fields()))
+		arrs := w.cellColumnArrays(n, func(r int) int { return w.metrics[r].cell }, dicts)
 		defer func() {
 			for _, a := range arrs {
 				a.Release()
 			}
 		}()
-		for i, b := range cols {
-			name := ColMetric
-			if i < len(CellColumns) {
-				name = CellColumns[i]
-			}
-			idx := b.NewArray()
-			arrs = append(arrs, array.NewDictionaryArray(dictType, idx, dicts[name]))
-			idx.Release()
-		}
+		idx := metric.NewArray()
+		arrs = append(arrs, array.NewDictionaryArray(dictType, idx, dicts[ColMetric]))
+		idx.Release()
 		arrs = append(arrs, value.NewArray(), stderr.NewArray(), count.NewArray(), hib.NewArray())
 		rec := array.NewRecord(schema, arrs, int64(n))
 		defer rec.Release()
@@ -654,7 +709,7 @@ func (w *Writer) docMetricOrder() ([]string, []int) {
 
 func (w *Writer) writeDocs(dicts map[string]arrow.Array) error {
 	names, colOf := w.docMetricOrder()
-	fields := docsFixedFields()
+	fields := tableSchema(TableDocs).Fields()
 	for _, n := range names {
 		fields = append(fields, arrow.Field{Name: n, Type: arrow.PrimitiveTypes.Float64, Nullable: true})
 	}
@@ -662,7 +717,7 @@ func (w *Writer) writeDocs(dicts map[string]arrow.Array) error {
 	return w.writeTable(TableDocs, schema, func(fw *ipc.FileWriter) error {
 		return w.docs.each(func(rec arrow.Record) error {
 			n := int(rec.NumRows())
-			arrs := w.cellColumnArrays(rec.Column(0).(*array.Int32), dicts)
+			arrs := w.cellColumnArrays(n, spoolCells(rec), dicts)
 			defer func() {
 				for _, a := range arrs {
 					a.Release()
@@ -713,11 +768,11 @@ func (w *Writer) writeDocs(dicts map[string]arrow.Array) error {
 }
 
 func (w *Writer) writeRequests(dicts map[string]arrow.Array) error {
-	schema := arrow.NewSchema(requestsFields(), ptr(runMetadata(TableRequests, w.info)))
+	schema := arrow.NewSchema(tableSchema(TableRequests).Fields(), ptr(runMetadata(TableRequests, w.info)))
 	return w.writeTable(TableRequests, schema, func(fw *ipc.FileWriter) error {
 		return w.reqs.each(func(rec arrow.Record) error {
 			n := int(rec.NumRows())
-			arrs := w.cellColumnArrays(rec.Column(0).(*array.Int32), dicts)
+			arrs := w.cellColumnArrays(n, spoolCells(rec), dicts)
 			defer func() {
 				for _, a := range arrs {
 					a.Release()
@@ -823,12 +878,14 @@ var (
 		{Name: ColDocIndex, Type: arrow.PrimitiveTypes.Int64},
 		{Name: ColRequestIndex, Type: arrow.PrimitiveTypes.Int64},
 		{Name: ColRequestType, Type: arrow.PrimitiveTypes.Int32},
-		{Name: ColContext, Type: arrow.PrimitiveTypes.Int32},
-		{Name: ColContinuation, Type: arrow.PrimitiveTypes.Int32},
-		{Name: ColLogLikelihood, Type: arrow.PrimitiveTypes.Float64},
+		{Name: ColContext, Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+		{Name: ColContinuation, Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+		{Name: ColInputIDs, Type: idsType, Nullable: true},
+		{Name: ColLogLikelihood, Type: arrow.PrimitiveTypes.Float64, Nullable: true},
 		{Name: ColIsGreedy, Type: arrow.FixedWidthTypes.Boolean},
 		{Name: ColContextTokens, Type: arrow.PrimitiveTypes.Int64},
 		{Name: ColContinuationTokens, Type: arrow.PrimitiveTypes.Int64},
+		{Name: ColGeneratedIDs, Type: idsType, Nullable: true},
 	}, nil)
 )
 

@@ -77,7 +77,20 @@ func TestRoundTripExact(t *testing.T) {
 	assert.Positive(t, nanStderr, "the synthetic run has NaN stderrs to round-trip")
 	assert.Equal(t, wantM, gotM)
 	assert.Equal(t, normalizeDocs(wantD), run.Docs)
-	assert.Equal(t, wantR, run.Requests)
+	// Generations have no log-likelihood: NaN in, null on disk, NaN out.
+	require.Len(t, run.Requests, len(wantR))
+	gotR := append([]results.RequestRow(nil), run.Requests...)
+	wantR = append([]results.RequestRow(nil), wantR...)
+	generations := 0
+	for i := range gotR {
+		if wantR[i].RequestType == results.RequestGenerateTokens {
+			generations++
+			assert.True(t, math.IsNaN(gotR[i].LogLikelihood), "row %d", i)
+			gotR[i].LogLikelihood, wantR[i].LogLikelihood = 0, 0
+		}
+	}
+	assert.Positive(t, generations)
+	assert.Equal(t, wantR, gotR)
 
 	info := run.Info
 	want := resultstest.Info("run-1")
@@ -193,7 +206,11 @@ func TestSchemaColumnsAndMetadata(t *testing.T) {
 	want := map[string][]string{
 		results.MetricsFile:  append(append([]string{}, cellCols...), "metric", "value", "stderr", "n", "higher_is_better"),
 		results.DocsFile:     append(append([]string{}, cellCols...), "doc_index", "gold", "prediction", "choice_loglikelihoods", "acc", "acc_norm", "completion_entropy", "exact_match", "nll", "token_accuracy"),
-		results.RequestsFile: append(append([]string{}, cellCols...), "doc_index", "request_index", "request_type", "context", "continuation", "loglikelihood", "is_greedy", "context_tokens", "continuation_tokens"),
+		results.RequestsFile: append(append([]string{}, cellCols...), "doc_index", "request_index", "request_type", "context", "continuation", "input_ids", "loglikelihood", "is_greedy", "context_tokens", "continuation_tokens", "generated_ids"),
+	}
+	documented := map[string]results.TableSchema{}
+	for _, ts := range results.Schemas() {
+		documented[ts.File] = ts
 	}
 	for file, cols := range want {
 		s := readSchema(t, filepath.Join(dir, file))
@@ -202,6 +219,21 @@ func TestSchemaColumnsAndMetadata(t *testing.T) {
 			got = append(got, f.Name)
 		}
 		assert.Equal(t, cols, got, file)
+		// Every column has the documented type and nullability; the docs
+		// table's per-doc metric columns are nullable float64.
+		doc := documented[file]
+		for i, f := range s.Fields() {
+			if i < len(doc.Columns) {
+				c := doc.Columns[i]
+				assert.Equal(t, c.Name, f.Name, file)
+				assert.True(t, arrow.TypeEqual(c.Type, f.Type), "%s.%s is %s, documented %s", file, f.Name, f.Type, c.Type)
+				assert.Equal(t, c.Nullable, f.Nullable, "%s.%s nullability", file, f.Name)
+				continue
+			}
+			require.Equal(t, results.DocsFile, file, "only the docs table has columns beyond the documented ones")
+			assert.True(t, arrow.TypeEqual(arrow.PrimitiveTypes.Float64, f.Type) && f.Nullable, "docs.%s is a nullable float64 metric column", f.Name)
+		}
+		assert.Equal(t, "2", s.Metadata().Values()[s.Metadata().FindKey("memscope.format_version")], file)
 		for _, name := range []string{"model", "task", "intervention"} {
 			i := s.FieldIndices(name)[0]
 			assert.Equal(t, arrow.DICTIONARY, s.Field(i).Type.ID(), "%s.%s is dictionary-encoded", file, name)

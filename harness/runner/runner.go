@@ -882,7 +882,7 @@ func buildCellResult(cell results.Cell, reqs []plugins.Request, s *savedCell) (r
 			row.ContextTokens, row.ContinuationTokens = a.ContextTokens, a.ContinuationTokens
 		case rq.Rolling != nil:
 			row.RequestType = results.RequestLoglikelihoodRolling
-			row.Context = rq.Rolling.Text
+			row.Context, row.InputIDs = rq.Rolling.Text, rq.Rolling.IDs
 			a := rs.Rolling
 			row.LogLikelihood = a.LogLikelihood
 			row.IsGreedy = len(a.Greedy) > 0
@@ -893,10 +893,12 @@ func buildCellResult(cell results.Cell, reqs []plugins.Request, s *savedCell) (r
 			row.ContinuationTokens = len(a.LogProbs)
 		case rq.Generate != nil:
 			row.RequestType = results.RequestGenerateTokens
+			row.InputIDs = rq.Generate.Prefix
 			row.LogLikelihood = math.NaN() // greedy generation reports no log-likelihood
 			row.IsGreedy = true
 			row.ContextTokens = len(rq.Generate.Prefix)
 			row.ContinuationTokens = len(rs.Generate.IDs)
+			row.GeneratedIDs = rs.Generate.IDs
 		}
 		out.Requests[i] = row
 	}

@@ -191,20 +191,38 @@ func cell(m Model, iv intervention.Intervention, t Task) results.CellResult {
 				})
 			}
 		} else {
-			typ := results.RequestLoglikelihood
 			switch t.Name {
 			case "memorization":
-				typ = results.RequestGenerateTokens
+				// As the memorization task asks: a greedy generation from
+				// the prefix, then a teacher-forced pass over prefix+suffix.
+				prefix := []int32{int32(10 + d), 11, 12}
+				suffix := []int32{13, int32(14 + d)}
+				generated := []int32{13, 14} // reproduces the suffix of doc 0 only
+				res.Requests = append(res.Requests, results.RequestRow{
+					Cell: c, DocIndex: d, RequestIndex: 0, RequestType: results.RequestGenerateTokens,
+					InputIDs: prefix, LogLikelihood: math.NaN(), IsGreedy: true,
+					ContextTokens: len(prefix), ContinuationTokens: len(generated), GeneratedIDs: generated,
+				}, results.RequestRow{
+					Cell: c, DocIndex: d, RequestIndex: 1, RequestType: results.RequestLoglikelihoodRolling,
+					InputIDs: append(append([]int32{}, prefix...), suffix...), LogLikelihood: round(-2 - 0.5*float64(d) - abil),
+					IsGreedy: d == 0, ContextTokens: len(prefix), ContinuationTokens: len(suffix),
+				})
 			case "heldout_perplexity":
-				typ = results.RequestLoglikelihoodRolling
+				res.Requests = append(res.Requests, results.RequestRow{
+					Cell: c, DocIndex: d, RequestIndex: 0, RequestType: results.RequestLoglikelihoodRolling,
+					Context:       fmt.Sprintf("%s document %d", t.Name, d),
+					LogLikelihood: round(-2 - 0.5*float64(d) - abil), IsGreedy: d%2 == 0,
+					ContinuationTokens: 32,
+				})
+			default:
+				res.Requests = append(res.Requests, results.RequestRow{
+					Cell: c, DocIndex: d, RequestIndex: 0, RequestType: results.RequestLoglikelihood,
+					Context:       fmt.Sprintf("%s document %d", t.Name, d),
+					Continuation:  fmt.Sprintf(" continued %d", d),
+					LogLikelihood: round(-2 - 0.5*float64(d) - abil), IsGreedy: d%2 == 0,
+					ContextTokens: 32, ContinuationTokens: 1,
+				})
 			}
-			res.Requests = append(res.Requests, results.RequestRow{
-				Cell: c, DocIndex: d, RequestIndex: 0, RequestType: typ,
-				Context:       fmt.Sprintf("%s document %d", t.Name, d),
-				Continuation:  fmt.Sprintf(" continued %d", d),
-				LogLikelihood: round(-2 - 0.5*float64(d) - abil), IsGreedy: d%2 == 0,
-				ContextTokens: 32, ContinuationTokens: 32,
-			})
 		}
 		res.Docs = append(res.Docs, doc)
 	}

@@ -155,6 +155,41 @@ func TestCLIEmbeddedMemorizerWithRealPlugins(t *testing.T) {
 	}
 	assert.InDelta(t, 4.289, metric["none heldout_perplexity nll_per_token"], 1e-3)
 
+	// The requests table re-scores memorization without the model: each
+	// generation (request 0) against the true suffix at the end of the
+	// teacher-forced sequence (request 1) gives the docs table's scores.
+	type gen struct{ generated, full []int32 }
+	gens := map[key]*gen{}
+	for _, r := range run.Requests {
+		if r.Task != "memorization" {
+			continue
+		}
+		k := key{r.Intervention.String(), r.DocIndex}
+		if gens[k] == nil {
+			gens[k] = &gen{}
+		}
+		if r.RequestIndex == 0 {
+			require.Equal(t, results.RequestGenerateTokens, r.RequestType)
+			assert.Len(t, r.InputIDs, 32, "the prefix")
+			gens[k].generated = r.GeneratedIDs
+		} else {
+			gens[k].full = r.InputIDs
+		}
+	}
+	require.Len(t, gens, canaries*7)
+	for k, g := range gens {
+		suffix := g.full[len(g.full)-len(g.generated):]
+		same := 0
+		for i := range suffix {
+			if suffix[i] == g.generated[i] {
+				same++
+			}
+		}
+		rescored := float64(same) / float64(len(suffix))
+		assert.Equal(t, acc[k], rescored, "token accuracy of %v re-scored from the requests table", k)
+		assert.Equal(t, em[k], map[bool]float64{true: 1, false: 0}[same == len(suffix)], "exact match of %v", k)
+	}
+
 	// The same command again: every cell resumed, same tables.
 	before := tableRows(t, out)
 	r = cmd()

@@ -32,17 +32,18 @@ zstd-compressed).
   export       write one table as JSON lines, CSV or Parquet
   plot         draw the paper's figures as PNG files
   info         show a run's provenance and table sizes
-  diff         check that two runs' tables are the same, row for row`,
+  diff         check that two runs' tables are the same, row for row
+  schema       list every table's columns: Arrow type, nullability, meaning`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usagef("unknown results command %q (use leaderboard, compare, report, export, plot, info or diff)", args[0])
+				return usagef("unknown results command %q (use leaderboard, compare, report, export, plot, info, diff or schema)", args[0])
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	cmd.AddCommand(newLeaderboardCmd(), newCompareCmd(), newReportCmd(), newExportCmd(), newPlotCmd(), newInfoCmd(), newDiffCmd())
+	cmd.AddCommand(newLeaderboardCmd(), newCompareCmd(), newReportCmd(), newExportCmd(), newPlotCmd(), newInfoCmd(), newDiffCmd(), newSchemaCmd())
 	return cmd
 }
 

@@ -283,3 +283,21 @@ func TestResultsInfoFlagsDamagedTables(t *testing.T) {
 	_, err = runResults(t, "info", run)
 	assert.ErrorContains(t, err, docs+" is missing: the run in "+run+" is incomplete")
 }
+
+func TestResultsSchema(t *testing.T) {
+	res := memscope(t, nil, "results", "schema")
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Contains(t, res.stdout, "format version 2")
+	assert.Contains(t, res.stdout, "blocks  list<int32>, not null")
+	assert.Contains(t, res.stdout, "loglikelihood  float64, nullable")
+
+	res = memscope(t, nil, "results", "schema", "--format", "markdown")
+	require.Equal(t, 0, res.code, res.stderr)
+	doc, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "results-schema.md"))
+	require.NoError(t, err)
+	assert.Equal(t, string(doc), res.stdout, "docs/results-schema.md is this command's output")
+
+	res = memscope(t, nil, "results", "schema", "--format", "yaml")
+	assert.Equal(t, 2, res.code)
+	assert.Contains(t, res.stderr, `--format "yaml" is not one of text, markdown, json`)
+}
