@@ -26,6 +26,7 @@ var (
 	fakeTaskBin    string // memscope-task-fake (the same program)
 	badCookieBin   string // built with another magic cookie
 	badVersionBin  string // serves protocol version 2
+	rawTaskBin     string // memscope-task-raw: the handshake by hand, no go-plugin
 )
 
 const fakePkg = "github.com/memscope/memscope/plugins/internal/testplugins/cmd/fakeplugin"
@@ -56,10 +57,12 @@ func buildPlugins(dir string) error {
 	fakeTaskBin = filepath.Join(dir, "good", plugins.TaskBinary("fake"))
 	badCookieBin = filepath.Join(dir, "badcookie", plugins.BackendBinary("badcookie"))
 	badVersionBin = filepath.Join(dir, "badversion", plugins.BackendBinary("badversion"))
-	builds := []struct{ out, ldflags string }{
-		{fakeBackendBin, ""},
-		{badCookieBin, "-X github.com/memscope/memscope/plugins.cookieValue=not-memscopes-cookie"},
-		{badVersionBin, "-X github.com/memscope/memscope/plugins.protocolOverride=2"},
+	rawTaskBin = filepath.Join(dir, "raw", plugins.TaskBinary("raw"))
+	builds := []struct{ out, ldflags, pkg string }{
+		{fakeBackendBin, "", fakePkg},
+		{badCookieBin, "-X github.com/memscope/memscope/plugins.cookieValue=not-memscopes-cookie", fakePkg},
+		{badVersionBin, "-X github.com/memscope/memscope/plugins.protocolOverride=2", fakePkg},
+		{rawTaskBin, "", "github.com/memscope/memscope/plugins/internal/testplugins/cmd/rawplugin"},
 	}
 	errs := make([]error, len(builds))
 	var wg sync.WaitGroup
@@ -67,7 +70,7 @@ func buildPlugins(dir string) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cmd := exec.Command(goBinary(), "build", "-o", b.out, "-ldflags", b.ldflags, fakePkg)
+			cmd := exec.Command(goBinary(), "build", "-o", b.out, "-ldflags", b.ldflags, b.pkg)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				errs[i] = fmt.Errorf("go build %s: %v\n%s", b.out, err, out)
 			}

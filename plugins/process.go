@@ -40,6 +40,11 @@ type StartOptions struct {
 
 const defaultStartTimeout = 30 * time.Second
 
+// ProtocolDoc is where the plugin protocol and its handshake are described
+// (in memscope's source tree), named by start errors so that the author of
+// a plugin, in Go or not, finds what the plugin must do.
+const ProtocolDoc = "docs/plugin-protocol.md"
+
 // exitWait is how long a failed call waits for the plugin's exit to be
 // recorded before deciding whether the process died.
 const exitWait = 2 * time.Second
@@ -203,6 +208,12 @@ func start(kind, path string, opts StartOptions) (any, *Process, error) {
 	if err != nil {
 		return fail(p.startError(err))
 	}
+	// go-plugin requires the gRPC health service; Go plugins serve it
+	// through go-plugin, a plugin in another language must register it.
+	if err := rpc.Ping(); err != nil {
+		return fail(fmt.Errorf("start %s (%s): the plugin does not answer gRPC health checks for service \"plugin\" (%s): "+
+			"see %s, step 4", name, path, status.Convert(err).Message(), ProtocolDoc))
+	}
 	raw, err := rpc.Dispense(kind)
 	if err != nil {
 		return fail(fmt.Errorf("start %s (%s): %w", name, path, err))
@@ -315,14 +326,14 @@ func (p *Process) startError(err error) error {
 		if first == "" {
 			return withTail(p.noHandshake(head))
 		}
-		return withTail(fmt.Sprintf("%s: not a memscope plugin: it printed %q instead of the plugin handshake", head, first))
+		return withTail(fmt.Sprintf("%s: not a memscope plugin: it printed %q instead of the plugin handshake (see %s)", head, first, ProtocolDoc))
 	case strings.Contains(msg, "plugin exited before we could connect"):
 		return withTail(p.noHandshake(head))
 	case strings.Contains(msg, "incompatible API version"):
 		return fmt.Errorf("%s: the plugin speaks another memscope plugin protocol (%s); this memscope speaks %d: "+
-			"rebuild memscope and its plugins from the same source (`go tool task build`)", head, msg, ProtocolVersion)
+			"rebuild memscope and its plugins from the same source (`go tool task build`), or see %s", head, msg, ProtocolVersion, ProtocolDoc)
 	case strings.Contains(msg, "timeout while waiting for plugin to start"):
-		return withTail(fmt.Sprintf("%s: no plugin handshake within the start timeout: is it a memscope plugin?", head))
+		return withTail(fmt.Sprintf("%s: no plugin handshake within the start timeout: is it a memscope plugin? (the handshake is described in %s)", head, ProtocolDoc))
 	}
 	return withTail(fmt.Sprintf("%s: %v", head, err))
 }
@@ -330,10 +341,10 @@ func (p *Process) startError(err error) error {
 // noHandshake describes a plugin that printed no handshake line: most
 // often it exited (a cookie mismatch, a crash at start, not a plugin).
 func (p *Process) noHandshake(head string) string {
-	if note := p.exitNote(); note != "" {
-		return fmt.Sprintf("%s: the plugin exited without a plugin handshake%s", head, note)
+	if status := p.runner.exitStatus(); status != "" {
+		return fmt.Sprintf("%s: the plugin exited without a plugin handshake (%s; the handshake is described in %s)", head, status, ProtocolDoc)
 	}
-	return fmt.Sprintf("%s: the plugin printed no plugin handshake", head)
+	return fmt.Sprintf("%s: the plugin printed no plugin handshake (see %s)", head, ProtocolDoc)
 }
 
 // waitStderr waits briefly for a dying plugin's stderr to be read, then
@@ -341,13 +352,6 @@ func (p *Process) noHandshake(head string) string {
 func (p *Process) waitStderr() string {
 	p.runner.waitExited(exitWait)
 	return p.stderr.summary()
-}
-
-func (p *Process) exitNote() string {
-	if s := p.runner.exitStatus(); s != "" {
-		return " (" + s + ")"
-	}
-	return ""
 }
 
 // callContext derives a call's context: it also ends when the process

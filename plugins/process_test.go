@@ -182,10 +182,10 @@ func TestHandshakeFailuresAreClear(t *testing.T) {
 		name, path string
 		want       []string
 	}{
-		{"wrong cookie", badCookieBin, []string{"start backend badcookie", "exited without a plugin handshake (exit status 1)", "another handshake cookie"}},
+		{"wrong cookie", badCookieBin, []string{"start backend badcookie", "exited without a plugin handshake (exit status 1;", "another handshake cookie"}},
 		{"wrong protocol version", badVersionBin, []string{"start backend badversion", "another memscope plugin protocol", "Plugin version: 2", "speaks 1"}},
 		{"not a plugin", script("memscope-backend-echo", "echo hello; exec sleep 30"), []string{"start backend echo", "not a memscope plugin", `printed "hello"`}},
-		{"silent exit", script("memscope-backend-quiet", "echo oops >&2; exit 5"), []string{"start backend quiet", "exited without a plugin handshake (exit status 5)", "its stderr: oops"}},
+		{"silent exit", script("memscope-backend-quiet", "echo oops >&2; exit 5"), []string{"start backend quiet", "exited without a plugin handshake (exit status 5;", "docs/plugin-protocol.md", "its stderr: oops"}},
 		{"task binary as backend", fakeTaskBin, []string{"start backend fake", "is a task plugin, not a backend plugin"}},
 		{"missing", filepath.Join(dir, "memscope-backend-missing"), []string{"does not exist", "go tool task build"}},
 		{"not executable", notExec, []string{"is not executable"}},
@@ -204,6 +204,24 @@ func TestHandshakeFailuresAreClear(t *testing.T) {
 			t.Logf("%v", err)
 		})
 	}
+}
+
+// A plugin that does the handshake by hand, as docs/plugin-protocol.md
+// describes for plugins in other languages, starts and stops like a Go one;
+// without the health service it is refused with a pointer to the document.
+func TestHandWrittenHandshake(t *testing.T) {
+	task, p, err := plugins.StartTask(rawTaskBin, plugins.StartOptions{})
+	require.NoError(t, err)
+	require.NotNil(t, task)
+	start := time.Now()
+	p.Kill()
+	assert.True(t, p.Exited())
+	assert.Less(t, time.Since(start), 1500*time.Millisecond, "it exits on GRPCController.Shutdown, before the 2 s kill")
+
+	_, _, err = plugins.StartTask(rawTaskBin, plugins.StartOptions{Env: []string{"RAWPLUGIN_HEALTH=0"}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `the plugin does not answer gRPC health checks for service "plugin"`)
+	assert.Contains(t, err.Error(), "see docs/plugin-protocol.md")
 }
 
 func TestKillingARefusedPluginLogsNoNoise(t *testing.T) {

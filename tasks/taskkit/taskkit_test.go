@@ -272,3 +272,21 @@ func TestNPYWithWrongMagic(t *testing.T) {
 		assert.NotContains(t, err.Error(), "UTF-8")
 	}
 }
+
+func TestDatasetThatShipsAllItsData(t *testing.T) {
+	fsys := fstest.MapFS{"data/q.jsonl": {Data: []byte("{}\n")}}
+	part := Dataset{Task: "t", FileName: "q.jsonl", FS: fsys, EmbeddedPath: "data/q.jsonl", EmbeddedDocs: 200, FullDocs: 1000, Where: "from the benchmark's site"}
+	assert.Equal(t, "embedded:t/q.jsonl (first 200 of 1000 documents; for all of them pass --task-opt t.data=PATH to q.jsonl, from the benchmark's site)", part.Describe())
+	assert.Contains(t, part.DataOption().Help, "path to the full q.jsonl (1000 documents")
+
+	all := part
+	all.EmbeddedDocs, all.FullDocs, all.Where = 30, 0, "JSON lines {...}"
+	assert.Equal(t, "embedded:t/q.jsonl (all 30 documents; --task-opt t.data=PATH reads another file: JSON lines {...})", all.Describe())
+	assert.Equal(t, "path to another q.jsonl (JSON lines {...}); default: the embedded 30 documents", all.DataOption().Help)
+	all.FullDocs = 30
+	assert.Contains(t, all.Describe(), "all 30 documents", "FullDocs equal to EmbeddedDocs: the whole set too")
+	src := all.Source(Options{}, true)
+	b, err := src.ReadAll()
+	require.NoError(t, err)
+	assert.Equal(t, "{}\n", string(b))
+}

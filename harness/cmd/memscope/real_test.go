@@ -28,7 +28,7 @@ var (
 	realErr  error
 )
 
-var realBinaries = []string{"memscope-backend-cpu", "memscope-task-memorization", "memscope-task-heldout_perplexity", "memscope-task-example"}
+var realBinaries = []string{"memscope-backend-cpu", "memscope-task-memorization", "memscope-task-heldout_perplexity", "memscope-task-example", "memscope-task-arc_easy"}
 
 func realBins(t *testing.T) string {
 	t.Helper()

@@ -1,7 +1,11 @@
 // Wire protocol between the memscope harness (host) and its plugins.
 //
-// Protocol version 1 (plugins.ProtocolVersion). Any change that an older peer
-// would misread needs a new protocol version.
+// Protocol version 1 (plugins.ProtocolVersion), public: plugins in any
+// language generate their stubs from this file. Within v1 only additions an
+// older peer reads correctly are made (new fields with new numbers whose zero
+// value means the old behaviour, new RPCs and messages); anything else needs
+// memscope.plugin.v2. docs/plugin-protocol.md has these rules, the handshake
+// step by step, and what each call must do.
 //
 // Conventions:
 //   - Every Go slice or map of the contract travels inside a one-field list
