@@ -10,6 +10,7 @@
 package intervention
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -253,11 +254,19 @@ func parseBlocks(arg string) ([]int, error) {
 	return iv.Blocks, nil
 }
 
+// MaxBlock bounds block numbers in specs: far past any model, and small
+// enough that a range of them ("0-9223372036854775807" looped forever)
+// stays a small list.
+const MaxBlock = 1<<16 - 1
+
 func parseBlock(s string) (int, error) {
 	s = strings.TrimSpace(s)
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
+	if err != nil && !errors.Is(err, strconv.ErrRange) || n < 0 {
 		return 0, fmt.Errorf("%q is not a block number (blocks are 0-based integers)", s)
+	}
+	if err != nil || n > MaxBlock {
+		return 0, fmt.Errorf("block %s is past any model (block numbers go up to %d)", s, MaxBlock)
 	}
 	return n, nil
 }

@@ -72,3 +72,15 @@ func TestParseErrors(t *testing.T) {
 	_, err := ParseOne("attn-sc:6", 6)
 	assert.ErrorContains(t, err, "block 6 does not exist")
 }
+
+// A huge block number is refused before any list is built: the range
+// "0-9223372036854775807" looped forever (k <= b never fails at MaxInt).
+func TestHugeBlocksAreRefused(t *testing.T) {
+	for _, spec := range []string{"attn-sc:0-9223372036854775807", "attn-sc:65536", "attn-zero:1-99999999999999999999", "attn-sc:0-100000000"} {
+		_, err := Parse(spec)
+		assert.ErrorContains(t, err, "is past any model (block numbers go up to 65535)", spec)
+	}
+	s, err := Parse("attn-sc:65535")
+	assert.NoError(t, err)
+	assert.Equal(t, "attn-sc:65535", s.String())
+}

@@ -106,7 +106,7 @@ func openTable(dir, table string, o options) (*tableFile, error) {
 	// never releases the dictionaries (and dictionary messages) it reads,
 	// which would leak from a reference-counting allocator. Records are
 	// only borrowed from the reader, so o.mem would buy nothing here.
-	r, err := ipc.NewFileReader(f, ipc.WithAllocator(gcAlloc))
+	r, err := newFileReader(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("read %s: %w (not an Arrow IPC file, or damaged)", path, err)
@@ -125,8 +125,25 @@ func openTable(dir, table string, o options) (*tableFile, error) {
 	return &tableFile{f: f, r: r, info: info, version: version}, nil
 }
 
-// each calls fn for every record of the table, in order.
-func (t *tableFile) each(fn func(rec arrow.Record) error) error {
+// newFileReader is ipc.NewFileReader, with a panic (arrow's reader
+// indexes a damaged file's metadata without checks) turned into an error.
+func newFileReader(f *os.File) (r *ipc.FileReader, err error) {
+	defer recoverDamage(&err)
+	return ipc.NewFileReader(f, ipc.WithAllocator(gcAlloc))
+}
+
+// recoverDamage turns a panic while decoding a file into an error: the
+// file is damaged (or not what it claims), which is no reason to crash.
+func recoverDamage(err *error) {
+	if p := recover(); p != nil {
+		*err = fmt.Errorf("damaged Arrow data (%v)", p)
+	}
+}
+
+// each calls fn for every record of the table, in order. A panic while
+// decoding a record (damaged data) is an error.
+func (t *tableFile) each(fn func(rec arrow.Record) error) (err error) {
+	defer recoverDamage(&err)
 	for i := range t.r.NumRecords() {
 		rec, err := t.r.Record(i)
 		if err != nil {

@@ -158,25 +158,9 @@ func (ck *Checkpoint) openShards(index string) error {
 	if err != nil {
 		return fmt.Errorf("read shard index: %w", err)
 	}
-	if len(data) > maxIndexFileLen {
-		return fmt.Errorf("%s: %d bytes is too large for a shard index", index, len(data))
-	}
-	var idx struct {
-		WeightMap map[string]string `json:"weight_map"`
-	}
-	if err := json.Unmarshal(data, &idx); err != nil {
-		return fmt.Errorf("%s: invalid shard index: %v", index, err)
-	}
-	if len(idx.WeightMap) == 0 {
-		return fmt.Errorf("%s: invalid shard index: weight_map is missing or empty", index)
-	}
-	// Shards in a stable order; each opened once.
-	byShard := map[string][]string{}
-	for name, shard := range idx.WeightMap {
-		if shard == "" || filepath.IsAbs(shard) || filepath.Base(shard) != shard {
-			return fmt.Errorf("%s: tensor %s maps to shard %q, want a file name in the same folder", index, name, shard)
-		}
-		byShard[shard] = append(byShard[shard], name)
+	byShard, err := parseIndex(data, index)
+	if err != nil {
+		return err
 	}
 	shards := make([]string, 0, len(byShard))
 	for s := range byShard {
@@ -204,6 +188,31 @@ func (ck *Checkpoint) openShards(index string) error {
 		}
 	}
 	return nil
+}
+
+// parseIndex reads a model.safetensors.index.json: the tensor names of
+// each shard file. index names the file in errors.
+func parseIndex(data []byte, index string) (map[string][]string, error) {
+	if len(data) > maxIndexFileLen {
+		return nil, fmt.Errorf("%s: %d bytes is too large for a shard index", index, len(data))
+	}
+	var idx struct {
+		WeightMap map[string]string `json:"weight_map"`
+	}
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return nil, fmt.Errorf("%s: invalid shard index: %v", index, err)
+	}
+	if len(idx.WeightMap) == 0 {
+		return nil, fmt.Errorf("%s: invalid shard index: weight_map is missing or empty", index)
+	}
+	byShard := map[string][]string{}
+	for name, shard := range idx.WeightMap {
+		if shard == "" || filepath.IsAbs(shard) || filepath.Base(shard) != shard || shard == "." || shard == ".." {
+			return nil, fmt.Errorf("%s: tensor %s maps to shard %q, want a file name in the same folder", index, name, shard)
+		}
+		byShard[shard] = append(byShard[shard], name)
+	}
+	return byShard, nil
 }
 
 // Close releases every shard.

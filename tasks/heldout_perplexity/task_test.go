@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memscope/memscope/plugins"
+	"github.com/memscope/memscope/tasks/taskkit/tasktest"
 )
 
 // writeNPY writes a 2-D <i4 array by hand (format 1.0).
@@ -154,4 +155,26 @@ func TestBadInput(t *testing.T) {
 			assert.Contains(t, err.Error(), c.want)
 		})
 	}
+}
+
+// FuzzData: any held-out data (token windows as .npy or JSON lines, or a
+// text document) gives well-formed requests that score, or an error.
+func FuzzData(f *testing.F) {
+	npyData, err := os.ReadFile("../../harness/embedded/memorizer/heldout.npy")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(npyData[:min(len(npyData), 4096)], "heldout.npy")
+	f.Add([]byte(`{"tokens": [1, 2, 3]}`+"\n"), "w.jsonl")
+	f.Add([]byte("It was the best of times.\nIt was the worst of times.\n"), "book.txt")
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte, name string) {
+		switch name {
+		case "heldout.npy", "w.jsonl", "book.txt":
+		default:
+			name = "book.txt"
+		}
+		p := tasktest.WriteFile(t, dir, name, data)
+		tasktest.RequestsAndScore(t, task{}, plugins.TaskOptions{Options: map[string]string{"data": p, "bootstrap_iters": "20"}, Seed: 1})
+	})
 }

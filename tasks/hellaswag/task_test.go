@@ -188,3 +188,18 @@ func TestHeuristicChangesOnTheFullSet(t *testing.T) {
 	}
 	assert.Equal(t, 3243, changed)
 }
+
+// FuzzData: any HellaSwag data file (plain, gzip, bzip2) gives
+// well-formed requests that score, or an error; never a panic.
+func FuzzData(f *testing.F) {
+	head := tasktest.Head(f, "data/hellaswag_val_full.txt.bz2", 1048576)
+	f.Add(head)
+	f.Add(tasktest.Gzip(head))
+	f.Add([]byte("activity: ctx. lower\n9\na\nb\nc\nd\n"))
+	f.Add([]byte("x\n0\na\n"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := tasktest.WriteFile(t, dir, "hellaswag.txt", data)
+		tasktest.RequestsAndScore(t, newTask(), plugins.TaskOptions{Options: map[string]string{"data": p}, Seed: 1234})
+	})
+}

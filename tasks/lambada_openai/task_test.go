@@ -134,3 +134,17 @@ func TestBadOptionsAndPassagesFailInRequests(t *testing.T) {
 		assert.ErrorContains(t, err, c.want)
 	}
 }
+
+// FuzzData: any LAMBADA data file (plain, gzip) gives
+// well-formed requests that score, or an error; never a panic.
+func FuzzData(f *testing.F) {
+	head := tasktest.Head(f, "data/lambada_test.jsonl", 3000)
+	f.Add(head)
+	f.Add(tasktest.Gzip(head))
+	f.Add([]byte(`{"text": ""}` + "\n" + `{"text": "a "}`))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := tasktest.WriteFile(t, dir, "lambada.jsonl", data)
+		tasktest.RequestsAndScore(t, task{}, plugins.TaskOptions{Options: map[string]string{"data": p, "bootstrap_iters": "20"}, Seed: 1234})
+	})
+}

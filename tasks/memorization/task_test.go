@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memscope/memscope/plugins"
+	"github.com/memscope/memscope/tasks/taskkit/tasktest"
 )
 
 // writeNPY writes a 2-D little-endian integer array by hand (format
@@ -427,3 +428,27 @@ func TestPresetsRestAndSuppressEOS(t *testing.T) {
 }
 
 func g0(reqs []plugins.Request) *plugins.GenerateRequest { return reqs[0].Generate }
+
+// FuzzData: any token data (.npy or JSON lines, grouped by a field) gives
+// well-formed requests that score, or an error; never a panic.
+func FuzzData(f *testing.F) {
+	canaries := tasktest.Head(f, "../../harness/embedded/memorizer/canaries.jsonl", 4000)
+	npyData, err := os.ReadFile("../../harness/embedded/memorizer/canaries.npy")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(canaries, false)
+	f.Add(npyData[:min(len(npyData), 4096)], true)
+	f.Add([]byte(`{"tokens": [1, 2, 3], "kind": null}`), false)
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte, isNPY bool) {
+		opts := map[string]string{"prefix_len": "2", "suffix_len": "1"}
+		if isNPY {
+			opts["data"] = tasktest.WriteFile(t, dir, "data.npy", data)
+		} else {
+			opts["data"] = tasktest.WriteFile(t, dir, "data.jsonl", data)
+			opts["group_by"] = "kind"
+		}
+		tasktest.RequestsAndScore(t, task{}, plugins.TaskOptions{Options: opts})
+	})
+}

@@ -113,3 +113,19 @@ func TestBadInput(t *testing.T) {
 		assert.Contains(t, err.Error(), "valid options: data, labels")
 	})
 }
+
+// FuzzData: any PIQA questions file and labels file beside it (plain or
+// gzip) give well-formed requests that score, or an error; never a panic.
+func FuzzData(f *testing.F) {
+	head := tasktest.Head(f, "data/valid.jsonl", 2000)
+	labels := tasktest.Head(f, "data/valid-labels.lst", 40)
+	f.Add(head, labels)
+	f.Add(tasktest.Gzip(head), tasktest.Gzip(labels))
+	f.Add(head, []byte("0\n\n1\n2\n"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data, labels []byte) {
+		p := tasktest.WriteFile(t, dir, "valid.jsonl", data)
+		tasktest.WriteFile(t, dir, "valid-labels.lst", labels)
+		tasktest.RequestsAndScore(t, newTask(), plugins.TaskOptions{Options: map[string]string{"data": p}, Seed: 1234})
+	})
+}

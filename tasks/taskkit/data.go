@@ -81,12 +81,19 @@ func (s Source) ReadAll() ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(rc)
+	b, err := io.ReadAll(io.LimitReader(rc, int64(MaxFileBytes)+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", s.Name, err)
 	}
+	if len(b) > MaxFileBytes {
+		return nil, fmt.Errorf("%s: more than %d MiB (decompressed): too large to read whole; split it into several files", s.Name, MaxFileBytes>>20)
+	}
 	return b, nil
 }
+
+// MaxFileBytes bounds a data file read whole (a text document), after
+// decompression.
+var MaxFileBytes = 1 << 30
 
 // EachLine calls fn with every line of the source (1-based line numbers,
 // without the line ending; a final line without a newline counts). An error
@@ -99,7 +106,10 @@ func (s Source) EachLine(fn func(line int, text []byte) error) error {
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 1<<16)
 	for n := 1; ; n++ {
-		text, rerr := br.ReadBytes('\n')
+		text, rerr := readLine(br, MaxLineBytes)
+		if errors.Is(rerr, errLineTooLong) {
+			return fmt.Errorf("%s:%d: a line longer than %d MiB: not a line-based data file (or a damaged one)", s.Name, n, MaxLineBytes>>20)
+		}
 		if rerr != nil && rerr != io.EOF {
 			return fmt.Errorf("read %s: %w", s.Name, rerr)
 		}
@@ -128,6 +138,28 @@ func (s Source) EachLine(fn func(line int, text []byte) error) error {
 }
 
 const utf8BOM = "\ufeff"
+
+// MaxLineBytes bounds one line of a data file: far above any real record,
+// and what keeps a damaged or hostile file (a gzip or bzip2 bomb of one
+// endless line) from filling the memory.
+var MaxLineBytes = 64 << 20
+
+var errLineTooLong = errors.New("line too long")
+
+// readLine is bufio.Reader.ReadBytes('\n') that gives up past max bytes.
+func readLine(br *bufio.Reader, max int) ([]byte, error) {
+	var line []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		if len(line)+len(frag) > max {
+			return nil, errLineTooLong
+		}
+		line = append(line, frag...)
+		if err != bufio.ErrBufferFull {
+			return line, err
+		}
+	}
+}
 
 // InvalidUTF8At is the byte offset of the first invalid UTF-8 sequence.
 func InvalidUTF8At(b []byte) int {

@@ -61,3 +61,17 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 }
+
+// FuzzData: any WinoGrande data file (plain, gzip) gives
+// well-formed requests that score, or an error; never a panic.
+func FuzzData(f *testing.F) {
+	head := tasktest.Head(f, "data/winogrande_dev.derived.jsonl", 2000)
+	f.Add(head)
+	f.Add(tasktest.Gzip(head))
+	f.Add([]byte(`{"sentence": "no blank here", "option1": "a", "option2": "b", "answer": "3"}`))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := tasktest.WriteFile(t, dir, "winogrande.jsonl", data)
+		tasktest.RequestsAndScore(t, newTask(), plugins.TaskOptions{Options: map[string]string{"data": p}, Seed: 1234})
+	})
+}

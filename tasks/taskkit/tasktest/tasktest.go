@@ -5,6 +5,7 @@ package tasktest
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -155,4 +156,74 @@ func CheckScores(t *testing.T, task plugins.Task, opts plugins.TaskOptions, reqs
 // whose mean is p: sqrt(p(1-p) n/(n-1)) / sqrt(n).
 func meanStderrOfAccuracy(p float64, n int) float64 {
 	return math.Sqrt(p*(1-p)*float64(n)/float64(n-1)) / math.Sqrt(float64(n))
+}
+
+// WriteFile writes a fuzz input (or any data) as dir/name and returns the
+// path; it skips the test when the file cannot be written.
+func WriteFile(t *testing.T, dir, name string, data []byte) string {
+	t.Helper()
+	p := dir + string(os.PathSeparator) + name
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Skipf("cannot write %s: %v", p, err)
+	}
+	return p
+}
+
+// RequestsAndScore is a fuzz target's body for a task's data: building
+// the requests from opts fails with an error or gives well-formed requests
+// (exactly one kind each, document indices ≥ 0), and those are scored with
+// made-up answers of the right kind without a panic. Nothing may panic.
+func RequestsAndScore(t *testing.T, task plugins.Task, opts plugins.TaskOptions) {
+	t.Helper()
+	ctx := context.Background()
+	reqs, err := task.Requests(ctx, opts)
+	if err != nil {
+		return
+	}
+	resps := make([]plugins.Response, len(reqs))
+	for i, r := range reqs {
+		kinds := 0
+		switch {
+		case r.Loglikelihood != nil:
+			kinds++
+			resps[i].Loglikelihood = &plugins.LoglikelihoodResult{LogLikelihood: -float64(i%7) - 0.5, IsGreedy: i%3 == 0}
+		case r.Rolling != nil:
+			kinds++
+			n := len(r.Rolling.IDs) - r.Rolling.ContextLen
+			resps[i].Rolling = &plugins.RollingResult{LogLikelihood: -1, LogProbs: make([]float32, max(n, 0)), Entropies: make([]float32, max(n, 0)), Greedy: make([]bool, max(n, 0))}
+		case r.Generate != nil:
+			kinds++
+			resps[i].Generate = &plugins.GenerateResult{IDs: make([]int32, r.Generate.NewTokens), Entropies: make([]float32, r.Generate.NewTokens)}
+		}
+		if kinds != 1 || r.DocIndex < 0 {
+			t.Fatalf("request %d is malformed: %+v", i, r)
+		}
+	}
+	_, _ = task.Score(ctx, opts, reqs, resps)
+}
+
+// Head is the first n bytes of a file, cut after its last whole line: a
+// few documents of a task's data, for fuzz seeds.
+func Head(t testing.TB, path string, n int) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > n {
+		b = b[:n]
+		for len(b) > 0 && b[len(b)-1] != '\n' {
+			b = b[:len(b)-1]
+		}
+	}
+	return b
+}
+
+// Gzip compresses b, for seeds of packed data files.
+func Gzip(b []byte) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(b)
+	zw.Close()
+	return buf.Bytes()
 }
