@@ -170,7 +170,8 @@ const (
 )
 
 // Task categories, for the paper's language-vs-reasoning comparison;
-// memorization tasks are the other axis of the paper's figures.
+// memorization tasks are the other axis of the paper's figures. They are
+// also the values of the results tables' task_category column.
 const (
 	CategoryLanguage     = "language"
 	CategoryReasoning    = "reasoning"
@@ -182,7 +183,7 @@ type TaskInfo struct {
 	Name        string       `json:"name"`        // e.g. "piqa"; also the plugin's name on the command line
 	Version     string       `json:"version"`     // bumped whenever requests or scoring change
 	OutputType  string       `json:"output_type"` // one of the Output* constants
-	Category    string       `json:"category"`    // CategoryLanguage or CategoryReasoning
+	Category    string       `json:"category"`    // CategoryLanguage, CategoryReasoning or CategoryMemorization
 	Metrics     []MetricInfo `json:"metrics"`
 	DataFiles   []string     `json:"data_files"` // data the task reads by default (embedded copies say "embedded:…")
 	Options     []OptionInfo `json:"options"`
@@ -215,7 +216,7 @@ type TaskOptions struct {
 type DocRange struct{ First, Last int }
 
 // Request is one backend call of a task. Exactly one of the three request
-// pointers is set.
+// pointers is set; Kind says which.
 type Request struct {
 	DocIndex      int // index of the document in the task's data
 	Index         int // index of this request within its document (choice number)
@@ -224,7 +225,7 @@ type Request struct {
 	Generate      *GenerateRequest
 }
 
-// Response answers a Request; the field matching the request's kind is set.
+// Response answers a Request; the field matching the request's Kind is set.
 type Response struct {
 	Loglikelihood *LoglikelihoodResult
 	Rolling       *RollingResult

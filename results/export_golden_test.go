@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memscope/memscope/intervention"
+	"github.com/memscope/memscope/plugins"
 	"github.com/memscope/memscope/results"
 	"github.com/memscope/memscope/results/resultstest"
 )
@@ -58,7 +59,7 @@ func tinyRun(t *testing.T) string {
 	require.NoError(t, w.Add(results.CellResult{Cell: odd,
 		Metrics: []results.MetricRow{{Metric: "acc", Value: math.NaN(), Stderr: math.Inf(1), N: 0, HigherIsBetter: true}},
 		Docs:    []results.DocRow{{DocIndex: 0, Gold: 1, Prediction: -1, ChoiceLogLikelihoods: []float64{math.Inf(-1), -1e-7}, Metrics: map[string]float64{"acc": 0}}},
-		Requests: []results.RequestRow{{DocIndex: 0, RequestIndex: 1, RequestType: results.RequestLoglikelihood,
+		Requests: []results.RequestRow{{DocIndex: 0, RequestIndex: 1, RequestType: plugins.KindLoglikelihood,
 			Context: "He said \"naïve\" <b>, then\ttab", Continuation: " ✓ done,\r\n", LogLikelihood: math.Inf(-1), ContextTokens: 12, ContinuationTokens: 3}},
 	}))
 	require.NoError(t, w.Close())

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/memscope/memscope/intervention"
+	"github.com/memscope/memscope/plugins"
 )
 
 // LeaderboardOptions tunes BuildLeaderboard.
@@ -227,7 +228,7 @@ var abilityMetricPreference = []string{"acc", "nll", "nll_per_token", "bits_per_
 
 // IsMemorizationTask reports whether a task measures memorization.
 func IsMemorizationTask(task, category string) bool {
-	return task == MemorizationTask || category == CategoryMemorization
+	return task == MemorizationTask || category == plugins.CategoryMemorization
 }
 
 // AbilityMetric picks the main metric of a non-memorization task from the
@@ -672,9 +673,9 @@ func DetectKind(runs []*Run) intervention.Kind {
 func sortAbility(ss []Series) {
 	rank := func(c string) int {
 		switch c {
-		case CategoryLanguage:
+		case plugins.CategoryLanguage:
 			return 0
-		case CategoryReasoning:
+		case plugins.CategoryReasoning:
 			return 1
 		}
 		return 2

@@ -22,6 +22,7 @@ import (
 
 	"github.com/memscope/memscope/internal/atomicfile"
 	"github.com/memscope/memscope/intervention"
+	"github.com/memscope/memscope/plugins"
 )
 
 // FigureDPI is the resolution of the PNG figures.
@@ -263,8 +264,8 @@ var (
 		color.RGBA{0x00, 0x00, 0x00, 0xff}, color.RGBA{0xf0, 0xe4, 0x42, 0xff},
 	}
 	categoryColors = map[string]color.Color{
-		CategoryLanguage:  color.RGBA{0x00, 0x72, 0xb2, 0xff},
-		CategoryReasoning: color.RGBA{0xd5, 0x5e, 0x00, 0xff},
+		plugins.CategoryLanguage:  color.RGBA{0x00, 0x72, 0xb2, 0xff},
+		plugins.CategoryReasoning: color.RGBA{0xd5, 0x5e, 0x00, 0xff},
 	}
 )
 
@@ -1154,7 +1155,7 @@ type catDrops struct {
 func categoryDrops(m ModelBoard) catDrops {
 	out := catDrops{tasks: map[string][]string{}, drops: map[string][]float64{}, errs: map[string][]float64{}, what: "accuracy"}
 	accuracyLike := func(s Series) bool { return s.HigherIsBetter && s.Baseline.Present && s.Baseline.Value != 0 }
-	for _, c := range []string{CategoryLanguage, CategoryReasoning} {
+	for _, c := range []string{plugins.CategoryLanguage, plugins.CategoryReasoning} {
 		var use []Series
 		for _, s := range m.Ability {
 			if s.TaskCategory == c && accuracyLike(s) {

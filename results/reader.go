@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/ipc"
 
 	"github.com/memscope/memscope/intervention"
+	"github.com/memscope/memscope/plugins"
 )
 
 // NoResultsError says a directory holds no memscope tables.
@@ -589,7 +590,7 @@ func readRequests(rec arrow.Record, version int, out *[]RequestRow) error {
 		}
 		*out = append(*out, RequestRow{
 			Cell: cell, DocIndex: int(ints[0].Value(i)), RequestIndex: int(ints[1].Value(i)),
-			RequestType: strs[0](i), Context: strs[1](i), Continuation: strs[2](i), InputIDs: input(i),
+			RequestType: plugins.RequestKind(strs[0](i)), Context: strs[1](i), Continuation: strs[2](i), InputIDs: input(i),
 			LogLikelihood: nullableFloat(ll, i), IsGreedy: greedy.Value(i),
 			ContextTokens: int(ints[2].Value(i)), ContinuationTokens: int(ints[3].Value(i)),
 			GeneratedIDs: generated(i),

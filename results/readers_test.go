@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/memscope/memscope/plugins"
 	"github.com/memscope/memscope/results"
 	"github.com/memscope/memscope/results/resultstest"
 )
@@ -127,7 +128,7 @@ func TestArrowJSReadsTheTables(t *testing.T) {
 		assert.Equal(t, blocks, ids(row["blocks"]), "row %d blocks", i)
 		assert.Equal(t, want.InputIDs, ids(row["input_ids"]), "row %d input_ids", i)
 		assert.Equal(t, want.GeneratedIDs, ids(row["generated_ids"]), "row %d generated_ids", i)
-		if want.RequestType == results.RequestGenerateTokens {
+		if want.RequestType == plugins.KindGenerateTokens {
 			generations++
 			assert.Nil(t, row["loglikelihood"], "row %d: a generation has no log-likelihood", i)
 			assert.Nil(t, row["context"], "row %d", i)

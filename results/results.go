@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/memscope/memscope/intervention"
+	"github.com/memscope/memscope/plugins"
 )
 
 // File names of the three tables inside a run directory.
@@ -54,24 +55,9 @@ func TableFile(table string) (string, bool) {
 	return "", false
 }
 
-// Task categories (the task_category column).
-const (
-	CategoryLanguage     = "language"
-	CategoryReasoning    = "reasoning"
-	CategoryMemorization = "memorization"
-)
-
 // MemorizationTask is the name of the memorization-extraction task; its
 // metrics are the memorization axis of the leaderboard and figures.
 const MemorizationTask = "memorization"
-
-// Request types (the request_type column), lm-eval's names plus greedy
-// token generation for memorization.
-const (
-	RequestLoglikelihood        = "loglikelihood"
-	RequestLoglikelihoodRolling = "loglikelihood_rolling"
-	RequestGenerateTokens       = "generate_tokens"
-)
 
 // Cell is one (model, intervention, task) combination of a run.
 type Cell struct {
@@ -82,7 +68,7 @@ type Cell struct {
 	Intervention intervention.Intervention
 	Task         string
 	TaskVersion  string
-	TaskCategory string // CategoryLanguage, CategoryReasoning or CategoryMemorization
+	TaskCategory string // plugins.CategoryLanguage, CategoryReasoning or CategoryMemorization (the task's own word)
 }
 
 // MetricRow is one aggregate metric of a cell.
@@ -109,12 +95,12 @@ type DocRow struct {
 type RequestRow struct {
 	Cell
 	DocIndex           int
-	RequestIndex       int     // index within the document (choice number)
-	RequestType        string  // RequestLoglikelihood, RequestLoglikelihoodRolling, RequestGenerateTokens
-	Context            string  // loglikelihood's context, loglikelihood_rolling's text ("" where given as InputIDs)
-	Continuation       string  // loglikelihood's continuation ("" for the other types)
-	InputIDs           []int32 // the token ids a request given as ids carried (generate prefix, rolling ids); nil for text
-	LogLikelihood      float64 // NaN for generate_tokens (stored as null)
+	RequestIndex       int                 // index within the document (choice number)
+	RequestType        plugins.RequestKind // KindLoglikelihood, KindLoglikelihoodRolling or KindGenerateTokens
+	Context            string              // loglikelihood's context, loglikelihood_rolling's text ("" where given as InputIDs)
+	Continuation       string              // loglikelihood's continuation ("" for the other types)
+	InputIDs           []int32             // the token ids a request given as ids carried (generate prefix, rolling ids); nil for text
+	LogLikelihood      float64             // NaN for generate_tokens (stored as null)
 	IsGreedy           bool
 	ContextTokens      int
 	ContinuationTokens int

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/memscope/memscope/plugins"
 	"github.com/memscope/memscope/results"
 )
 
@@ -73,7 +74,7 @@ func TestReadsFormatVersion1(t *testing.T) {
 	assert.Equal(t, []float64{-4, -2}, run.Docs[2].ChoiceLogLikelihoods)
 	require.Len(t, run.Requests, 12)
 	gen := run.Requests[0]
-	assert.Equal(t, results.RequestGenerateTokens, gen.RequestType)
+	assert.Equal(t, plugins.KindGenerateTokens, gen.RequestType)
 	assert.True(t, math.IsNaN(gen.LogLikelihood))
 	assert.Nil(t, gen.InputIDs, "version 1 stored no token ids")
 	assert.Nil(t, gen.GeneratedIDs)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/memscope/memscope/internal/atomicfile"
 	"github.com/memscope/memscope/intervention"
+	"github.com/memscope/memscope/plugins"
 )
 
 // Option configures Create, Read and the other functions that touch Arrow
@@ -270,11 +271,9 @@ func (w *Writer) validate(c CellResult) error {
 		if err := own(r.Cell); err != nil {
 			return err
 		}
-		switch r.RequestType {
-		case RequestLoglikelihood, RequestLoglikelihoodRolling, RequestGenerateTokens:
-		default:
+		if !r.RequestType.Valid() {
 			return fmt.Errorf("doc %d request %d: request type %q is not one of %s, %s, %s",
-				r.DocIndex, r.RequestIndex, r.RequestType, RequestLoglikelihood, RequestLoglikelihoodRolling, RequestGenerateTokens)
+				r.DocIndex, r.RequestIndex, string(r.RequestType), plugins.KindLoglikelihood, plugins.KindLoglikelihoodRolling, plugins.KindGenerateTokens)
 		}
 	}
 	return nil
@@ -416,22 +415,22 @@ func (w *Writer) spoolRequests(ci int, reqs []RequestRow) error {
 		cell.Append(int32(ci))
 		docIdx.Append(int64(r.DocIndex))
 		reqIdx.Append(int64(r.RequestIndex))
-		typ.Append(types.code(r.RequestType))
+		typ.Append(types.code(string(r.RequestType)))
 		// Text columns are null where the request has no such text: a
 		// request given as ids has no context, only loglikelihood has a
 		// continuation.
-		if r.RequestType == RequestGenerateTokens || r.InputIDs != nil {
+		if r.RequestType == plugins.KindGenerateTokens || r.InputIDs != nil {
 			ctx.AppendNull()
 		} else {
 			ctx.Append(contexts.code(r.Context))
 		}
-		if r.RequestType == RequestLoglikelihood {
+		if r.RequestType == plugins.KindLoglikelihood {
 			cont.Append(conts.code(r.Continuation))
 		} else {
 			cont.AppendNull()
 		}
 		appendIDs(input, r.InputIDs)
-		if r.RequestType == RequestGenerateTokens {
+		if r.RequestType == plugins.KindGenerateTokens {
 			ll.AppendNull() // greedy generation reports no log-likelihood
 		} else {
 			ll.Append(r.LogLikelihood)
@@ -439,7 +438,7 @@ func (w *Writer) spoolRequests(ci int, reqs []RequestRow) error {
 		greedy.Append(r.IsGreedy)
 		ctxTok.Append(int64(r.ContextTokens))
 		contTok.Append(int64(r.ContinuationTokens))
-		if r.RequestType == RequestGenerateTokens {
+		if r.RequestType == plugins.KindGenerateTokens {
 			appendIDs(generated, nonNil(r.GeneratedIDs))
 		} else {
 			generated.AppendNull()

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memscope/memscope/intervention"
+	"github.com/memscope/memscope/plugins"
 	"github.com/memscope/memscope/results"
 	"github.com/memscope/memscope/results/resultstest"
 )
@@ -83,7 +84,7 @@ func TestRoundTripExact(t *testing.T) {
 	wantR = append([]results.RequestRow(nil), wantR...)
 	generations := 0
 	for i := range gotR {
-		if wantR[i].RequestType == results.RequestGenerateTokens {
+		if wantR[i].RequestType == plugins.KindGenerateTokens {
 			generations++
 			assert.True(t, math.IsNaN(gotR[i].LogLikelihood), "row %d", i)
 			gotR[i].LogLikelihood, wantR[i].LogLikelihood = 0, 0
@@ -124,8 +125,8 @@ func TestRoundTripEdgeCases(t *testing.T) {
 			Metrics: []results.MetricRow{{Metric: "acc", Value: 0.25, Stderr: 0.01, N: 4, HigherIsBetter: true}},
 			Docs:    []results.DocRow{{DocIndex: 0, Gold: 1, Prediction: 1, Metrics: map[string]float64{"exact_match": 0, "token_accuracy": 0.75}}},
 			Requests: []results.RequestRow{
-				{DocIndex: 0, RequestIndex: 0, RequestType: results.RequestLoglikelihood, Context: "", Continuation: "ünïcødé ✓", LogLikelihood: -3, IsGreedy: true, ContextTokens: 1, ContinuationTokens: 4},
-				{DocIndex: 0, RequestIndex: 1, RequestType: results.RequestLoglikelihoodRolling, Context: "a", Continuation: "", LogLikelihood: math.Inf(-1)},
+				{DocIndex: 0, RequestIndex: 0, RequestType: plugins.KindLoglikelihood, Context: "", Continuation: "ünïcødé ✓", LogLikelihood: -3, IsGreedy: true, ContextTokens: 1, ContinuationTokens: 4},
+				{DocIndex: 0, RequestIndex: 1, RequestType: plugins.KindLoglikelihoodRolling, Context: "a", Continuation: "", LogLikelihood: math.Inf(-1)},
 			},
 		},
 		{Cell: zero},

@@ -49,10 +49,10 @@ func (s Scope) Key(r plugins.Request) (Key, error) {
 	b = appendString(b, s.BackendVersion)
 	b = appendString(b, s.DType)
 	b = appendString(b, s.Intervention)
-	kind, err := requestKind(r)
-	if err != nil {
+	if err := r.CheckKind(); err != nil {
 		return Key{}, err
 	}
+	kind := storedKind(r.Kind())
 	b = append(b, kind)
 	switch kind {
 	case kindLoglikelihood:
@@ -85,40 +85,18 @@ func (s Scope) Keys(reqs []plugins.Request) ([]Key, error) {
 	return keys, nil
 }
 
-func requestKind(r plugins.Request) (byte, error) {
-	n := 0
-	var kind byte
-	if r.Loglikelihood != nil {
-		n, kind = n+1, kindLoglikelihood
+// storedKind is how a request kind is written in keys and values: a byte
+// that must never change for a kind, or stored keys stop matching.
+func storedKind(k plugins.RequestKind) byte {
+	switch k {
+	case plugins.KindLoglikelihood:
+		return kindLoglikelihood
+	case plugins.KindLoglikelihoodRolling:
+		return kindRolling
+	case plugins.KindGenerateTokens:
+		return kindGenerate
 	}
-	if r.Rolling != nil {
-		n, kind = n+1, kindRolling
-	}
-	if r.Generate != nil {
-		n, kind = n+1, kindGenerate
-	}
-	if n != 1 {
-		return 0, fmt.Errorf("a request must set exactly one of Loglikelihood, Rolling, Generate (it sets %d)", n)
-	}
-	return kind, nil
-}
-
-func responseKind(r plugins.Response) (byte, error) {
-	n := 0
-	var kind byte
-	if r.Loglikelihood != nil {
-		n, kind = n+1, kindLoglikelihood
-	}
-	if r.Rolling != nil {
-		n, kind = n+1, kindRolling
-	}
-	if r.Generate != nil {
-		n, kind = n+1, kindGenerate
-	}
-	if n != 1 {
-		return 0, fmt.Errorf("a response must set exactly one of Loglikelihood, Rolling, Generate (it sets %d)", n)
-	}
-	return kind, nil
+	return 0
 }
 
 func appendString(b []byte, s string) []byte {
@@ -138,10 +116,10 @@ func appendIDs(b []byte, ids []int32) []byte {
 
 // encodeResponse gives the stored body of a response (without checksum).
 func encodeResponse(r plugins.Response) ([]byte, error) {
-	kind, err := responseKind(r)
-	if err != nil {
+	if err := r.CheckKind(); err != nil {
 		return nil, err
 	}
+	kind := storedKind(r.Kind())
 	b := []byte{kind}
 	switch kind {
 	case kindLoglikelihood:
@@ -172,12 +150,12 @@ func encodeResponse(r plugins.Response) ([]byte, error) {
 }
 
 func responseNonFinite(r plugins.Response) string {
-	switch {
-	case r.Loglikelihood != nil:
+	switch r.Kind() {
+	case plugins.KindLoglikelihood:
 		return r.Loglikelihood.NonFinite
-	case r.Rolling != nil:
+	case plugins.KindLoglikelihoodRolling:
 		return r.Rolling.NonFinite
-	case r.Generate != nil:
+	case plugins.KindGenerateTokens:
 		return r.Generate.NonFinite
 	}
 	return ""
@@ -330,15 +308,17 @@ func decodeResponse(body []byte) (plugins.Response, byte, error) {
 	}
 	if r.err == nil && len(r.b) != 0 {
 		nf := r.string()
-		switch {
-		case r.err != nil || nf == "" || len(r.b) != 0:
+		if r.err != nil || nf == "" || len(r.b) != 0 {
 			r.fail()
-		case resp.Loglikelihood != nil:
-			resp.Loglikelihood.NonFinite = nf
-		case resp.Rolling != nil:
-			resp.Rolling.NonFinite = nf
-		case resp.Generate != nil:
-			resp.Generate.NonFinite = nf
+		} else {
+			switch resp.Kind() {
+			case plugins.KindLoglikelihood:
+				resp.Loglikelihood.NonFinite = nf
+			case plugins.KindLoglikelihoodRolling:
+				resp.Rolling.NonFinite = nf
+			case plugins.KindGenerateTokens:
+				resp.Generate.NonFinite = nf
+			}
 		}
 	}
 	return resp, kind, r.err

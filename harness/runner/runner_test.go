@@ -255,7 +255,7 @@ func TestRunWritesEveryCell(t *testing.T) {
 		assert.Equal(t, "float32", m.DType)
 		assert.True(t, strings.HasPrefix(m.ModelHash, "sha256:"))
 		if m.Task == "fakegen" {
-			assert.Equal(t, results.CategoryMemorization, m.TaskCategory)
+			assert.Equal(t, plugins.CategoryMemorization, m.TaskCategory)
 		}
 	}
 }

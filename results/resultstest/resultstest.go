@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/memscope/memscope/intervention"
+	"github.com/memscope/memscope/plugins"
 	"github.com/memscope/memscope/results"
 )
 
@@ -55,13 +56,13 @@ type Metric struct {
 // ones: 0/1 metrics flip on the documents nearest the decision, so small
 // changes on 40 documents are noise and large ones are significant.
 var DefaultTasks = []Task{
-	{Name: "memorization", Category: results.CategoryMemorization, Docs: 40, Metrics: []Metric{
+	{Name: "memorization", Category: plugins.CategoryMemorization, Docs: 40, Metrics: []Metric{
 		{"exact_match", true, true}, {"token_accuracy", true, true}, {"completion_entropy", false, true}}},
-	{Name: "heldout_perplexity", Category: results.CategoryLanguage, Docs: 30, Metrics: []Metric{
+	{Name: "heldout_perplexity", Category: plugins.CategoryLanguage, Docs: 30, Metrics: []Metric{
 		{"nll", false, true}, {"perplexity", false, false}}},
-	{Name: "lambada_openai", Category: results.CategoryLanguage, Docs: 40, Metrics: []Metric{
+	{Name: "lambada_openai", Category: plugins.CategoryLanguage, Docs: 40, Metrics: []Metric{
 		{"acc", true, true}, {"perplexity", false, false}}},
-	{Name: "piqa", Category: results.CategoryReasoning, Docs: 40, Choices: 2, Metrics: []Metric{
+	{Name: "piqa", Category: plugins.CategoryReasoning, Docs: 40, Choices: 2, Metrics: []Metric{
 		{"acc", true, true}, {"acc_norm", true, true}}},
 }
 
@@ -152,7 +153,7 @@ func cell(m Model, iv intervention.Intervention, t Task) results.CellResult {
 			}
 			return round(8 + 30*(1-m.Ability) + 120*abil)
 		case "acc":
-			if t.Category == results.CategoryReasoning {
+			if t.Category == plugins.CategoryReasoning {
 				return round(0.5 + 0.25*m.Ability*(1-abil))
 			}
 			return round(0.6 * m.Ability * (1 - 1.3*abil))
@@ -183,7 +184,7 @@ func cell(m Model, iv intervention.Intervention, t Task) results.CellResult {
 			for k := range t.Choices {
 				doc.ChoiceLogLikelihoods = append(doc.ChoiceLogLikelihoods, round(-1.5-float64(k)-0.1*float64(d)-abil))
 				res.Requests = append(res.Requests, results.RequestRow{
-					Cell: c, DocIndex: d, RequestIndex: k, RequestType: results.RequestLoglikelihood,
+					Cell: c, DocIndex: d, RequestIndex: k, RequestType: plugins.KindLoglikelihood,
 					Context:       fmt.Sprintf("Question: how do I do thing %d?\nAnswer:", d),
 					Continuation:  fmt.Sprintf(" solution %d", k),
 					LogLikelihood: doc.ChoiceLogLikelihoods[k], IsGreedy: k == doc.Prediction,
@@ -199,24 +200,24 @@ func cell(m Model, iv intervention.Intervention, t Task) results.CellResult {
 				suffix := []int32{13, int32(14 + d)}
 				generated := []int32{13, 14} // reproduces the suffix of doc 0 only
 				res.Requests = append(res.Requests, results.RequestRow{
-					Cell: c, DocIndex: d, RequestIndex: 0, RequestType: results.RequestGenerateTokens,
+					Cell: c, DocIndex: d, RequestIndex: 0, RequestType: plugins.KindGenerateTokens,
 					InputIDs: prefix, LogLikelihood: math.NaN(), IsGreedy: true,
 					ContextTokens: len(prefix), ContinuationTokens: len(generated), GeneratedIDs: generated,
 				}, results.RequestRow{
-					Cell: c, DocIndex: d, RequestIndex: 1, RequestType: results.RequestLoglikelihoodRolling,
+					Cell: c, DocIndex: d, RequestIndex: 1, RequestType: plugins.KindLoglikelihoodRolling,
 					InputIDs: append(append([]int32{}, prefix...), suffix...), LogLikelihood: round(-2 - 0.5*float64(d) - abil),
 					IsGreedy: d == 0, ContextTokens: len(prefix), ContinuationTokens: len(suffix),
 				})
 			case "heldout_perplexity":
 				res.Requests = append(res.Requests, results.RequestRow{
-					Cell: c, DocIndex: d, RequestIndex: 0, RequestType: results.RequestLoglikelihoodRolling,
+					Cell: c, DocIndex: d, RequestIndex: 0, RequestType: plugins.KindLoglikelihoodRolling,
 					Context:       fmt.Sprintf("%s document %d", t.Name, d),
 					LogLikelihood: round(-2 - 0.5*float64(d) - abil), IsGreedy: d%2 == 0,
 					ContinuationTokens: 32,
 				})
 			default:
 				res.Requests = append(res.Requests, results.RequestRow{
-					Cell: c, DocIndex: d, RequestIndex: 0, RequestType: results.RequestLoglikelihood,
+					Cell: c, DocIndex: d, RequestIndex: 0, RequestType: plugins.KindLoglikelihood,
 					Context:       fmt.Sprintf("%s document %d", t.Name, d),
 					Continuation:  fmt.Sprintf(" continued %d", d),
 					LogLikelihood: round(-2 - 0.5*float64(d) - abil), IsGreedy: d%2 == 0,

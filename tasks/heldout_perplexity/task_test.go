@@ -80,7 +80,7 @@ func TestTokenWindowsByHand(t *testing.T) {
 	_, err = task{}.Score(context.Background(), opts, reqs, []plugins.Response{rolling(-3, 3), rolling(-6, 2)})
 	assert.ErrorContains(t, err, "window 1: 2 log-probs for 3 scored tokens")
 	_, err = task{}.Score(context.Background(), opts, reqs, []plugins.Response{rolling(-3, 3), {Loglikelihood: &plugins.LoglikelihoodResult{}}})
-	assert.ErrorContains(t, err, "want a rolling result, got loglikelihood")
+	assert.ErrorContains(t, err, "want a loglikelihood_rolling result, got loglikelihood")
 }
 
 func TestJSONLinesWindows(t *testing.T) {

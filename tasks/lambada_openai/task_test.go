@@ -94,7 +94,7 @@ func TestBadInput(t *testing.T) {
 	wrongKind := []plugins.Response{{Loglikelihood: &plugins.LoglikelihoodResult{}}, {Rolling: &plugins.RollingResult{}}}
 	_, err = task{}.Score(context.Background(), opts, reqs, wrongKind)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "response 1 (doc 1, index 0): want a loglikelihood result, got rolling")
+	assert.Contains(t, err.Error(), "response 1 (doc 1, index 0): want a loglikelihood result, got loglikelihood_rolling")
 
 	_, err = task{}.Score(context.Background(), plugins.TaskOptions{Limit: 3}, reqs, responses([]float64{-1, -2}, []bool{true, true}))
 	require.Error(t, err)

@@ -318,7 +318,7 @@ func TestBadInput(t *testing.T) {
 		_, err = task{}.Score(context.Background(), opts, reqs, []plugins.Response{gen(3, 4, 5), roll(1, 1)})
 		assert.ErrorContains(t, err, "sample 0: the rolling score has 2 entropies, want one per suffix token (3)")
 		_, err = task{}.Score(context.Background(), opts, reqs, []plugins.Response{roll(1, 1, 1), gen(3, 4, 5)})
-		assert.ErrorContains(t, err, "response 0 (doc 0, index 0): want a generate result, got rolling")
+		assert.ErrorContains(t, err, "response 0 (doc 0, index 0): want a generate_tokens result, got loglikelihood_rolling")
 		_, err = task{}.Score(context.Background(), opts, reqs, []plugins.Response{gen(3, 4, 5)})
 		assert.ErrorContains(t, err, "score got 1 responses for 2 requests")
 	})

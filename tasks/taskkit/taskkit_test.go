@@ -176,9 +176,9 @@ func TestCheckExchange(t *testing.T) {
 	assert.ErrorContains(t, CheckExchange("t", want, other, good), "t: request 1 (doc 0, index 1) is not the request these options make")
 
 	bad := []plugins.Response{{Loglikelihood: &plugins.LoglikelihoodResult{}}, {Generate: &plugins.GenerateResult{}}, {Generate: &plugins.GenerateResult{}}}
-	assert.ErrorContains(t, CheckExchange("t", want, want, bad), "response 1 (doc 0, index 1): want a rolling result, got generate")
+	assert.ErrorContains(t, CheckExchange("t", want, want, bad), "response 1 (doc 0, index 1): want a loglikelihood_rolling result, got generate_tokens")
 	empty := []plugins.Response{{Loglikelihood: &plugins.LoglikelihoodResult{}}, {}, {Generate: &plugins.GenerateResult{}}}
-	assert.ErrorContains(t, CheckExchange("t", want, want, empty), "want a rolling result, got empty")
+	assert.ErrorContains(t, CheckExchange("t", want, want, empty), "want a loglikelihood_rolling result, got none")
 	assert.ErrorContains(t, CheckExchange("t", want, want, good[:2]), "t: score got 2 responses for 3 requests")
 }
 

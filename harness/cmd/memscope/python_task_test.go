@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memscope/memscope/harness/internal/testplugins"
+	"github.com/memscope/memscope/plugins"
 	"github.com/memscope/memscope/results"
 )
 
@@ -103,7 +104,7 @@ func TestPythonTaskPluginMatchesGo(t *testing.T) {
 		assert.Equal(t, g.HigherIsBetter, p.HigherIsBetter, name)
 	}
 	assert.Equal(t, "1", metrics["arc_easy_py acc"].TaskVersion)
-	assert.Equal(t, results.CategoryReasoning, metrics["arc_easy_py acc"].TaskCategory)
+	assert.Equal(t, plugins.CategoryReasoning, metrics["arc_easy_py acc"].TaskCategory)
 	t.Logf("arc_easy_py = arc_easy on %d documents (%d choices): acc %.4f, acc_norm %.4f",
 		len(pyDocs), choices, metrics["arc_easy_py acc"].Value, metrics["arc_easy_py acc_norm"].Value)
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/memscope/memscope/harness/internal/testplugins"
 	"github.com/memscope/memscope/intervention"
+	"github.com/memscope/memscope/plugins"
 	"github.com/memscope/memscope/results"
 )
 
@@ -169,7 +170,7 @@ func TestCLIEmbeddedMemorizerWithRealPlugins(t *testing.T) {
 			gens[k] = &gen{}
 		}
 		if r.RequestIndex == 0 {
-			require.Equal(t, results.RequestGenerateTokens, r.RequestType)
+			require.Equal(t, plugins.KindGenerateTokens, r.RequestType)
 			assert.Len(t, r.InputIDs, 32, "the prefix")
 			gens[k].generated = r.GeneratedIDs
 		} else {
