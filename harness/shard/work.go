@@ -26,8 +26,8 @@ func RequestTokens(rq plugins.Request, count Counter, maxLen int) int64 {
 		count = ApproxCounter
 	}
 	var n int
-	switch {
-	case rq.Loglikelihood != nil:
+	switch rq.Kind() {
+	case plugins.KindLoglikelihood:
 		n = count(rq.Loglikelihood.Context) + count(rq.Loglikelihood.Continuation)
 		if rq.Loglikelihood.Context == "" {
 			n++ // conditioned on end-of-text
@@ -35,13 +35,13 @@ func RequestTokens(rq plugins.Request, count Counter, maxLen int) int64 {
 		if maxLen > 0 {
 			n = min(n, maxLen)
 		}
-	case rq.Rolling != nil:
+	case plugins.KindLoglikelihoodRolling:
 		if rq.Rolling.IDs != nil {
 			n = len(rq.Rolling.IDs)
 		} else {
 			n = count(rq.Rolling.Text)
 		}
-	case rq.Generate != nil:
+	case plugins.KindGenerateTokens:
 		n = len(rq.Generate.Prefix) + rq.Generate.NewTokens - 1
 	}
 	return int64(max(n, 1))
