@@ -298,3 +298,57 @@ func kindList() string {
 	}
 	return strings.Join(names, ", ")
 }
+
+// Attention is what a block's attention branch computes under an
+// intervention. Engines ask AttentionAt for each block instead of testing
+// kinds themselves, so a new kind that changes attention is added here
+// once, not in every engine.
+type Attention int
+
+const (
+	// AttentionNormal is the model's own causal attention.
+	AttentionNormal Attention = iota
+	// AttentionIdentity is the short-circuit: the attention matrix is the
+	// identity, so each position's output is W_O·v_t + b_O (its own value
+	// vector, projected).
+	AttentionIdentity
+	// AttentionZero drops the branch: its output, bias included, is zero
+	// (the residual stream skips attention; layer norms and MLP still run).
+	AttentionZero
+)
+
+func (a Attention) String() string {
+	switch a {
+	case AttentionNormal:
+		return "normal"
+	case AttentionIdentity:
+		return "identity"
+	case AttentionZero:
+		return "zero"
+	}
+	return fmt.Sprintf("Attention(%d)", int(a))
+}
+
+// AttentionAt says what the attention of block b computes under iv.
+//
+// Kinds that change other parts of a block (an MLP bypass, single heads)
+// get their own question beside this one (MLPAt, HeadsAt), answered for
+// every kind, so an engine that asks all of them applies any intervention
+// it claims to support. An engine lists the kinds it supports (today
+// AttentionKinds) and refuses the rest.
+func (iv Intervention) AttentionAt(b int) Attention {
+	if !iv.Has(b) {
+		return AttentionNormal
+	}
+	switch iv.Kind {
+	case AttnShortCircuit:
+		return AttentionIdentity
+	case AttnZero:
+		return AttentionZero
+	}
+	return AttentionNormal
+}
+
+// AttentionKinds are the kinds that AttentionAt answers: every kind an
+// engine that implements the three Attention modes can apply.
+var AttentionKinds = []Kind{AttnShortCircuit, AttnZero}

@@ -84,3 +84,23 @@ func TestHugeBlocksAreRefused(t *testing.T) {
 	assert.NoError(t, err)
 	assert.Equal(t, "attn-sc:65535", s.String())
 }
+
+func TestAttentionAt(t *testing.T) {
+	sc := New(AttnShortCircuit, 1, 3)
+	zero := New(AttnZero, 0)
+	for b := 0; b < 4; b++ {
+		want := AttentionNormal
+		if b == 1 || b == 3 {
+			want = AttentionIdentity
+		}
+		assert.Equal(t, want, sc.AttentionAt(b), "block %d", b)
+		assert.Equal(t, AttentionNormal, Baseline().AttentionAt(b))
+	}
+	assert.Equal(t, AttentionZero, zero.AttentionAt(0))
+	assert.Equal(t, AttentionNormal, zero.AttentionAt(1))
+	assert.Equal(t, AttentionNormal, Intervention{Kind: "attn-scale", Blocks: []int{0}}.AttentionAt(0), "a kind AttentionAt does not know leaves attention alone")
+	assert.Equal(t, "identity", AttentionIdentity.String())
+	for _, k := range AttentionKinds {
+		assert.NotEqual(t, AttentionNormal, New(k, 2).AttentionAt(2), k)
+	}
+}
