@@ -1,4 +1,4 @@
-package modelconfig
+package arch
 
 import (
 	"encoding/json"
@@ -9,44 +9,46 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/memscope/memscope/backends/modelconfig"
 )
 
 func TestLoadTinyNeoX(t *testing.T) {
-	c, err := Load("../testdata/tiny/gptneox-tiny/config.json")
+	c, err := LoadConfig("../testdata/tiny/gptneox-tiny/config.json")
 	require.NoError(t, err)
-	assert.Equal(t, Config{
-		ModelType: GPTNeoX, Architecture: "GPTNeoXForCausalLM",
+	assert.Equal(t, modelconfig.Config{
+		ModelType: modelconfig.GPTNeoX, Architecture: "GPTNeoXForCausalLM",
 		VocabSize: 384, HiddenSize: 64, NumLayers: 4, NumHeads: 4, IntermediateSize: 256,
-		MaxPositions: 128, LayerNormEps: 1e-5, Activation: ActGELU,
+		MaxPositions: 128, LayerNormEps: 1e-5, Activation: modelconfig.ActGELU,
 		RotaryPct: 0.25, RotaryBase: 10000, ParallelResidual: true, TieWordEmbeddings: false, AttentionBias: true,
 		TorchDType: "float32",
 	}, c)
 	assert.Equal(t, 16, c.HeadDim())
 	assert.Equal(t, 4, c.RotaryDims())
 
-	s, err := Load("../testdata/tiny/gptneox-tiny-seqres/config.json")
+	s, err := LoadConfig("../testdata/tiny/gptneox-tiny-seqres/config.json")
 	require.NoError(t, err)
 	assert.False(t, s.ParallelResidual)
 	assert.Equal(t, 0.5, s.RotaryPct)
 	assert.Equal(t, 8, s.RotaryDims())
 
-	b, err := Load("../testdata/tiny/gptneox-tiny-bf16/config.json")
+	b, err := LoadConfig("../testdata/tiny/gptneox-tiny-bf16/config.json")
 	require.NoError(t, err)
 	assert.Equal(t, "bfloat16", b.TorchDType)
 }
 
 func TestLoadTinyNeo(t *testing.T) {
 	for _, dir := range []string{"gptneo-tiny", "gptneo-tiny-fp16"} {
-		c, err := Load(filepath.Join("../testdata/tiny", dir, "config.json"))
+		c, err := LoadConfig(filepath.Join("../testdata/tiny", dir, "config.json"))
 		require.NoError(t, err)
-		assert.Equal(t, GPTNeo, c.ModelType)
+		assert.Equal(t, modelconfig.GPTNeo, c.ModelType)
 		assert.Equal(t, "GPTNeoForCausalLM", c.Architecture)
 		assert.Equal(t, 64, c.HiddenSize)
 		assert.Equal(t, 4, c.NumLayers)
 		assert.Equal(t, 4, c.NumHeads)
 		assert.Equal(t, 256, c.IntermediateSize, "null intermediate_size is 4 × hidden")
 		assert.Equal(t, 128, c.MaxPositions)
-		assert.Equal(t, ActGELUNew, c.Activation)
+		assert.Equal(t, modelconfig.ActGELUNew, c.Activation)
 		assert.Equal(t, []string{"global", "local", "global", "local"}, c.AttentionTypes)
 		assert.Equal(t, 8, c.WindowSize)
 		assert.True(t, c.TieWordEmbeddings)
@@ -55,7 +57,7 @@ func TestLoadTinyNeo(t *testing.T) {
 }
 
 func TestLoadMemorizer(t *testing.T) {
-	c, err := Load("../../harness/embedded/memorizer/model/config.json")
+	c, err := LoadConfig("../../harness/embedded/memorizer/model/config.json")
 	require.NoError(t, err)
 	assert.Equal(t, 4096, c.VocabSize)
 	assert.Equal(t, 192, c.HiddenSize)
@@ -104,10 +106,10 @@ func render(m, changes map[string]any) []byte {
 }
 
 func TestNeoXDefaults(t *testing.T) {
-	c, err := Parse(neox(nil), "config.json")
+	c, err := ParseConfig(neox(nil), "config.json")
 	require.NoError(t, err)
 	assert.Equal(t, "GPTNeoXForCausalLM", c.Architecture)
-	assert.Equal(t, ActGELU, c.Activation)
+	assert.Equal(t, modelconfig.ActGELU, c.Activation)
 	assert.Equal(t, 0.25, c.RotaryPct)
 	assert.Equal(t, 10000.0, c.RotaryBase)
 	assert.True(t, c.ParallelResidual)
@@ -133,34 +135,34 @@ func TestNeoXRotaryForms(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cfg, err := Parse(neox(c.changes), "config.json")
+			cfg, err := ParseConfig(neox(c.changes), "config.json")
 			require.NoError(t, err)
 			assert.Equal(t, c.pct, cfg.RotaryPct)
 			assert.Equal(t, c.theta, cfg.RotaryBase)
 		})
 	}
 	// An explicit JSON null for rope_scaling is accepted (Pythia's configs).
-	_, err := Parse([]byte(`{"model_type":"gpt_neox","vocab_size":100,"hidden_size":32,"num_hidden_layers":2,"num_attention_heads":4,"intermediate_size":128,"max_position_embeddings":64,"rope_scaling":null}`), "config.json")
+	_, err := ParseConfig([]byte(`{"model_type":"gpt_neox","vocab_size":100,"hidden_size":32,"num_hidden_layers":2,"num_attention_heads":4,"intermediate_size":128,"max_position_embeddings":64,"rope_scaling":null}`), "config.json")
 	require.NoError(t, err)
 }
 
 func TestNeoDefaults(t *testing.T) {
-	c, err := Parse(neo(map[string]any{"intermediate_size": 100}), "config.json")
+	c, err := ParseConfig(neo(map[string]any{"intermediate_size": 100}), "config.json")
 	require.NoError(t, err)
 	assert.Equal(t, 100, c.IntermediateSize)
 	assert.Equal(t, []string{"global", "local", "local"}, c.AttentionTypes)
-	assert.Equal(t, ActGELUNew, c.Activation)
+	assert.Equal(t, modelconfig.ActGELUNew, c.Activation)
 	assert.True(t, c.TieWordEmbeddings, "GPT-Neo always ties lm_head to wte")
-	c, err = Parse(neo(map[string]any{"activation_function": "gelu", "tie_word_embeddings": false}), "config.json")
+	c, err = ParseConfig(neo(map[string]any{"activation_function": "gelu", "tie_word_embeddings": false}), "config.json")
 	require.NoError(t, err)
-	assert.Equal(t, ActGELU, c.Activation)
+	assert.Equal(t, modelconfig.ActGELU, c.Activation)
 	assert.True(t, c.TieWordEmbeddings)
 	assert.Equal(t, 128, c.IntermediateSize)
 }
 
 func TestActivationAliases(t *testing.T) {
-	for name, want := range map[string]string{"gelu": ActGELU, "gelu_new": ActGELUNew, "gelu_pytorch_tanh": ActGELUNew, "gelu_fast": ActGELUNew} {
-		c, err := Parse(neox(map[string]any{"hidden_act": name}), "config.json")
+	for name, want := range map[string]string{"gelu": modelconfig.ActGELU, "gelu_new": modelconfig.ActGELUNew, "gelu_pytorch_tanh": modelconfig.ActGELUNew, "gelu_fast": modelconfig.ActGELUNew} {
+		c, err := ParseConfig(neox(map[string]any{"hidden_act": name}), "config.json")
 		require.NoError(t, err, name)
 		assert.Equal(t, want, c.Activation, name)
 	}
@@ -177,7 +179,7 @@ func TestInvalidConfigs(t *testing.T) {
 		{"invalid json", []byte(`{"model_type": "gpt_neox",`), "invalid JSON"},
 		{"not an object", []byte(`[]`), "invalid JSON"},
 		{"null", []byte(`null`), "must be a JSON object"},
-		{"unknown model_type", neox(map[string]any{"model_type": "llama"}), `model_type "llama" is not supported; memscope supports "gpt_neox" (GPT-NeoX, Pythia) and "gpt_neo" (GPT-Neo)`},
+		{"unknown model_type", neox(map[string]any{"model_type": "llama"}), `model_type "llama" is not supported; memscope supports "gpt_neo" (GPT-Neo) and "gpt_neox" (GPT-NeoX, Pythia)`},
 		{"no model_type", neox(map[string]any{"model_type": nil}), "no model_type"},
 		{"missing field", neox(map[string]any{"num_hidden_layers": nil}), "required field num_hidden_layers is missing"},
 		{"string for int", neox(map[string]any{"hidden_size": "32"}), `hidden_size must be an integer, got "32"`},
@@ -206,7 +208,7 @@ func TestInvalidConfigs(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Parse(c.data, "/models/x/config.json")
+			_, err := ParseConfig(c.data, "/models/x/config.json")
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "/models/x/config.json")
 			assert.Contains(t, err.Error(), c.want)
@@ -216,10 +218,10 @@ func TestInvalidConfigs(t *testing.T) {
 
 func TestLoadMissingFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config.json")
-	_, err := Load(path)
+	_, err := LoadConfig(path)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), path)
 	require.NoError(t, os.WriteFile(path, neox(nil), 0o644))
-	_, err = Load(path)
+	_, err = LoadConfig(path)
 	require.NoError(t, err)
 }

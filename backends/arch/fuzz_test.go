@@ -1,4 +1,4 @@
-package modelconfig
+package arch
 
 import (
 	"os"
@@ -8,7 +8,7 @@ import (
 
 // FuzzParse: no config.json panics or hangs the parser, and whatever it
 // accepts passes Validate.
-func FuzzParse(f *testing.F) {
+func FuzzParseConfig(f *testing.F) {
 	for _, p := range []string{
 		"../testdata/tiny/gptneox-tiny/config.json",
 		"../testdata/tiny/gptneo-tiny/config.json",
@@ -20,11 +20,11 @@ func FuzzParse(f *testing.F) {
 	f.Add(neox(map[string]any{"rope_parameters": map[string]any{"rope_type": "default", "rope_theta": 1e4}}))
 	f.Add([]byte(`{"model_type":"gpt_neo","num_layers":2,"attention_types":[[["global","local","global","local"],4611686018427387904]]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := Parse(data, "config.json")
+		c, err := ParseConfig(data, "config.json")
 		if err != nil {
 			return
 		}
-		if err := c.Validate(); err != nil {
+		if err := Validate(c); err != nil {
 			t.Fatalf("accepted an invalid config: %v", err)
 		}
 		if c.HeadDim()*c.NumHeads != c.HiddenSize {

@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/memscope/memscope/backends/modelconfig"
+	"github.com/memscope/memscope/backends/arch"
 	"github.com/memscope/memscope/backends/safetensors"
 )
 
@@ -61,7 +61,7 @@ func Open(dir string) (*Checkpoint, error) {
 	if !exists(cfgPath) {
 		return nil, fmt.Errorf("%s is missing: %s is not a Hugging Face model folder (it needs config.json + model.safetensors)", cfgPath, dir)
 	}
-	cfg, err := modelconfig.Load(cfgPath)
+	cfg, err := arch.LoadConfig(cfgPath)
 	if err != nil {
 		return nil, err
 	}

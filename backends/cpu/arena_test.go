@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"context"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"unsafe"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memscope/memscope/backends/engine"
+	"github.com/memscope/memscope/backends/engine/enginetest"
 	"github.com/memscope/memscope/intervention"
 )
 
@@ -76,7 +78,7 @@ func TestRandomWeightsAreOffTheGoHeap(t *testing.T) {
 // A closed model gives its mappings back and refuses work; a second Close
 // is harmless.
 func TestCloseReleasesWeights(t *testing.T) {
-	m, err := Load(tinyDir+"/gptneox-tiny", Options{Threads: 1})
+	m, err := Load(filepath.Join(enginetest.TinyDir(), "gptneox-tiny"), Options{Threads: 1})
 	require.NoError(t, err)
 	ids := [][]int32{{1, 2, 3, 4}}
 	_, err = m.Logits(context.Background(), ids, intervention.Intervention{})

@@ -3,7 +3,6 @@ package cpu
 import (
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"runtime"
 	"strconv"
@@ -12,8 +11,10 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gorgonia.org/tensor"
 
+	"github.com/memscope/memscope/backends/arch"
 	"github.com/memscope/memscope/backends/engine"
 	"github.com/memscope/memscope/backends/modelconfig"
+	"github.com/memscope/memscope/intervention"
 )
 
 // Options tune a loaded model.
@@ -23,27 +24,22 @@ type Options struct {
 	// 0 means OPENBLAS_NUM_THREADS when set, else GOMAXPROCS (every CPU the
 	// process may use).
 	Threads int
-	// MaxBatchTokens bounds how many tokens one forward pass holds
-	// (activations and KV cache); bigger requests are split into groups of
-	// whole sequences. 0 means 4096. A single longer sequence still runs.
-	MaxBatchTokens int
-	// MaxCacheBytes bounds the KV cache of one Generate group: prefixes are
-	// generated together (one decode step feeds them all) as long as their
-	// caches fit. 0 means 1 GiB.
-	MaxCacheBytes int64
 	// AllowNonFiniteWeights loads weights that hold NaN or ±Inf (listed by
 	// NonFiniteWeights) instead of refusing them with an
 	// *engine.NonFiniteWeightsError.
 	AllowNonFiniteWeights bool
+	// Limits bound the tokens of one forward pass and the KV cache of one
+	// generation group (0: engine.DefaultMaxBatchTokens, DefaultMaxCacheBytes).
+	engine.Limits
 }
 
-const (
-	defaultMaxBatchTokens = 4096
-	defaultMaxCacheBytes  = 1 << 30
-	// unembedRows bounds the rows of one unembedding product (rows × vocab
-	// floats of scratch).
-	unembedRows = 256
-)
+// unembedRows bounds the rows of one unembedding product (rows × vocab
+// floats of scratch).
+const unembedRows = 256
+
+// kinds are the interventions the engine applies: every attention mode
+// (intervention.AttentionAt).
+var kinds = intervention.AttentionKinds
 
 var _ engine.Engine = (*Model)(nil)
 
@@ -63,13 +59,12 @@ type layerNorm struct{ w, b []float32 }
 type block struct {
 	ln1, ln2 layerNorm
 	// qkv projects to [3D] laid out per head as (q, k, v) blocks of
-	// headDim: GPT-NeoX's query_key_value order; GPT-Neo's separate
-	// projections are interleaved into it at load.
-	qkv   linear
-	dense linear // attention output projection
-	fc1   linear // MLP up
-	fc2   linear // MLP down
-	local bool   // GPT-Neo local (windowed) attention
+	// headDim (arch.QKVWeight).
+	qkv    linear
+	dense  linear // attention output projection
+	fc1    linear // MLP up
+	fc2    linear // MLP down
+	window int    // local attention: positions a query sees; 0 global
 }
 
 // Model is a loaded GPT-NeoX or GPT-Neo model. Its methods may be called
@@ -78,9 +73,9 @@ type Model struct {
 	mu      sync.Mutex
 	closed  bool
 	cfg     modelconfig.Config
+	set     arch.Settings
 	threads int
-	maxTok  int
-	maxKV   int64
+	limits  engine.Limits
 	blas    blas.Float32Level3
 	// goThreads: OpenBLAS runs single-threaded and the engine splits
 	// matrix products and attention over its own goroutines.
@@ -93,12 +88,10 @@ type Model struct {
 	lnF     layerNorm
 	unembed []float32 // [V, D]; aliases embed when tied
 
-	// rotary tables [MaxPositions][rotDims/2] (GPT-NeoX)
-	rotDims  int
+	// rotary tables [MaxPositions][RotaryDims/2] (set.RotaryDims > 0)
 	cos, sin []float32
 
-	attnScale float32
-	act       int // actGELU or actGELUTanh
+	act int // actGELU or actGELUTanh
 
 	nonFiniteWeights []engine.NonFiniteTensor
 }
@@ -136,35 +129,30 @@ func (m *Model) lock() error {
 
 // newModel prepares everything that does not depend on the weights.
 func newModel(cfg modelconfig.Config, opts Options) (*Model, error) {
-	if err := cfg.Validate(); err != nil {
+	a, err := arch.For(cfg)
+	if err != nil {
 		return nil, err
 	}
-	switch cfg.ModelType {
-	case modelconfig.GPTNeoX, modelconfig.GPTNeo:
-	default:
-		return nil, fmt.Errorf("model_type %q is not supported by the cpu engine (it runs %s and %s)", cfg.ModelType, modelconfig.GPTNeoX, modelconfig.GPTNeo)
+	if err := arch.Validate(cfg); err != nil {
+		return nil, err
 	}
-	m := &Model{cfg: cfg, maxTok: opts.MaxBatchTokens, arena: &weightArena{}}
+	if opts.Threads < 0 {
+		return nil, fmt.Errorf("cpu engine options: Threads must be ≥ 0 (0: every CPU)")
+	}
+	if err := opts.Limits.Check(); err != nil {
+		return nil, err
+	}
+	m := &Model{cfg: cfg, set: a.Settings(cfg), limits: opts.Limits.WithDefaults(), arena: &weightArena{}}
 	// A model dropped without Close gives its weights back when collected
 	// (every method holds m until it returns, so none is still reading).
 	runtime.AddCleanup(m, func(a *weightArena) { a.free() }, m.arena)
-	switch cfg.Activation {
+	switch m.set.Activation {
 	case modelconfig.ActGELU:
 		m.act = actGELU
 	case modelconfig.ActGELUNew:
 		m.act = actGELUTanh
 	default:
-		return nil, fmt.Errorf("activation %q is not supported (want %s or %s)", cfg.Activation, modelconfig.ActGELU, modelconfig.ActGELUNew)
-	}
-	if m.maxTok <= 0 {
-		m.maxTok = defaultMaxBatchTokens
-	}
-	m.maxKV = opts.MaxCacheBytes
-	if m.maxKV <= 0 {
-		m.maxKV = defaultMaxCacheBytes
-	}
-	if opts.MaxBatchTokens < 0 || opts.Threads < 0 || opts.MaxCacheBytes < 0 {
-		return nil, fmt.Errorf("cpu engine options: Threads, MaxBatchTokens and MaxCacheBytes must be ≥ 0")
+		return nil, fmt.Errorf("activation %q is not supported (want %s or %s)", m.set.Activation, modelconfig.ActGELU, modelconfig.ActGELUNew)
 	}
 	m.threads = opts.Threads
 	if m.threads == 0 {
@@ -180,15 +168,10 @@ func newModel(cfg modelconfig.Config, opts Options) (*Model, error) {
 		setBLASThreads(m.threads)
 	}
 	m.blas = tensor.WhichBLAS()
-
-	hd := cfg.HeadDim()
-	if cfg.ModelType == modelconfig.GPTNeoX {
-		// HF scales scores by head_dim**-0.5 (a Python float) on float32.
-		m.attnScale = float32(math.Pow(float64(hd), -0.5))
-		m.rotDims = cfg.RotaryDims()
-		m.cos, m.sin = cfg.RotaryTables()
-	} else {
-		m.attnScale = 1 // GPT-Neo does not scale attention scores
+	m.cos, m.sin = arch.RotaryTables(m.set.RotaryDims, m.set.RotaryBase, cfg.MaxPositions)
+	m.blocks = make([]block, cfg.NumLayers)
+	for i := range m.blocks {
+		m.blocks[i].window = m.set.Window[i]
 	}
 	return m, nil
 }

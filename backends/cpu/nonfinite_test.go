@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/memscope/memscope/backends/engine"
+	"github.com/memscope/memscope/backends/engine/enginetest"
 	"github.com/memscope/memscope/backends/safetensors"
 	"github.com/memscope/memscope/intervention"
 )
@@ -122,7 +123,7 @@ func TestKernelsTakeNonFinite(t *testing.T) {
 // tensor of its model.safetensors.
 func withWeight(t *testing.T, fixture, tensor string, index int, v float32) string {
 	t.Helper()
-	src := filepath.Join(tinyDir, fixture)
+	src := filepath.Join(enginetest.TinyDir(), fixture)
 	dir := t.TempDir()
 	for _, name := range []string{"config.json", "model.safetensors"} {
 		b, err := os.ReadFile(filepath.Join(src, name))

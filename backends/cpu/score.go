@@ -7,10 +7,6 @@ import (
 	"github.com/memscope/memscope/intervention"
 )
 
-// groups splits sequences of the given sizes, in order, into runs whose
-// total stays within the token budget (a larger single one runs alone).
-func (m *Model) groups(sizes []int) [][2]int { return engine.Groups(sizes, m.maxTok) }
-
 // Score scores the sequences teacher-forced. The last token of a sequence
 // is only a target, so the forward pass runs on Tokens[:len-1] and a
 // sequence may hold MaxPositions+1 tokens (lm-eval's window). The
@@ -20,68 +16,34 @@ func (m *Model) Score(ctx context.Context, seqs []engine.Sequence, iv interventi
 		return nil, err
 	}
 	defer m.mu.Unlock()
-	if err := engine.CheckIntervention("cpu", m.cfg, iv); err != nil {
+	if err := engine.CheckIntervention(m.cfg, iv, kinds); err != nil {
 		return nil, err
 	}
-	if err := engine.CheckScore(m.cfg, seqs); err != nil {
+	passes, err := engine.PlanScore(m.cfg, seqs, m.limits)
+	if err != nil {
 		return nil, err
 	}
-	var work []int // sequences with at least one token to score
-	for i, s := range seqs {
-		if s.ScoreFrom < len(s.Tokens) {
-			work = append(work, i)
-		}
-	}
-	out := make([]engine.TokenScores, len(seqs))
-	for i := range out {
-		out[i] = engine.TokenScores{LogProbs: []float32{}, Entropies: []float32{}, Greedy: []bool{}}
-	}
-	sizes := make([]int, len(work)) // input rows: every token but the last
-	for k, i := range work {
-		sizes[k] = len(seqs[i].Tokens) - 1
-	}
-	for _, g := range m.groups(sizes) {
-		n := sizes[g[0]:g[1]]
-		p := newPass(n, make([]int, len(n)))
-		ids := make([]int32, 0, p.rows)
-		var rows, targets, rowSeq []int
-		for s, i := range work[g[0]:g[1]] {
-			seq := seqs[i]
-			ids = append(ids, seq.Tokens[:len(seq.Tokens)-1]...)
-			for q := seq.ScoreFrom; q < len(seq.Tokens); q++ {
-				rows = append(rows, p.off[s]+q-1)
-				targets = append(targets, int(seq.Tokens[q]))
-				rowSeq = append(rowSeq, s)
-			}
-		}
-		hid, err := m.forward(ctx, ids, p, iv, nil, nil)
+	out := engine.NewTokenScores(len(seqs))
+	for _, p := range passes {
+		hid, err := m.forward(ctx, p.IDs, p.Pass, iv, nil, nil)
 		if err != nil {
 			return nil, err
 		}
-		lp, ent, greedy := make([]float32, len(rows)), make([]float32, len(rows)), make([]bool, len(rows))
-		badRow := make([]bool, len(rows))
-		err = m.unembedRows(ctx, hid, rows, func(i int, argmax int, logZ, entropy float64, z []float32) {
-			t := targets[i]
+		n := len(p.Rows)
+		lp, ent, greedy := make([]float32, n), make([]float32, n), make([]bool, n)
+		badRow := make([]bool, n)
+		err = m.unembedRows(ctx, hid, p.Rows, func(i int, argmax int, logZ, entropy float64, z []float32) {
+			t := p.Targets[i]
 			lp[i] = float32(float64(z[t]) - logZ)
 			ent[i] = float32(entropy)
-			greedy[i] = argmax == t
+			greedy[i] = argmax == int(t)
 			badRow[i] = !finiteStats(logZ, entropy)
 		})
 		if err != nil {
 			return nil, err
 		}
-		markLogits(p, rows, rowSeq, badRow, len(m.blocks))
-		k := 0
-		for s, i := range work[g[0]:g[1]] {
-			cnt := len(seqs[i].Tokens) - seqs[i].ScoreFrom
-			out[i] = engine.TokenScores{
-				LogProbs:  lp[k : k+cnt : k+cnt],
-				Entropies: ent[k : k+cnt : k+cnt],
-				Greedy:    greedy[k : k+cnt : k+cnt],
-				NonFinite: p.nonFinite[s],
-			}
-			k += cnt
-		}
+		p.MarkLogits(p.Rows, p.RowSeq, badRow, len(m.blocks))
+		p.Collect(out, seqs, lp, ent, greedy)
 	}
 	return out, nil
 }
@@ -123,24 +85,21 @@ func (m *Model) Logits(ctx context.Context, ids [][]int32, iv intervention.Inter
 		return nil, err
 	}
 	defer m.mu.Unlock()
-	T, err := m.checkBatch(ids, iv)
+	if err := engine.CheckIntervention(m.cfg, iv, kinds); err != nil {
+		return nil, err
+	}
+	T, passes, err := engine.PlanUniform(m.cfg, ids, m.limits)
 	if err != nil {
 		return nil, err
 	}
-	V := m.cfg.VocabSize
+	D, V := m.cfg.HiddenSize, m.cfg.VocabSize
 	out := make([]float32, len(ids)*T*V)
-	sizes := make([]int, len(ids))
-	for i := range sizes {
-		sizes[i] = T
-	}
-	for _, g := range m.groups(sizes) {
-		p := newPass(sizes[g[0]:g[1]], make([]int, g[1]-g[0]))
-		hid, err := m.forward(ctx, flatten(ids[g[0]:g[1]]), p, iv, nil, nil)
+	for _, p := range passes {
+		hid, err := m.forward(ctx, p.IDs, p.Pass, iv, nil, nil)
 		if err != nil {
 			return nil, err
 		}
-		D := m.cfg.HiddenSize
-		m.matmulT(p.rows, V, D, hid, m.unembed, out[g[0]*T*V:], V)
+		m.matmulT(p.Rows, V, D, hid, m.unembed, out[p.First*T*V:], V)
 	}
 	return out, nil
 }
@@ -154,7 +113,10 @@ func (m *Model) HiddenStates(ctx context.Context, ids [][]int32, iv intervention
 		return nil, err
 	}
 	defer m.mu.Unlock()
-	T, err := m.checkBatch(ids, iv)
+	if err := engine.CheckIntervention(m.cfg, iv, kinds); err != nil {
+		return nil, err
+	}
+	T, passes, err := engine.PlanUniform(m.cfg, ids, m.limits)
 	if err != nil {
 		return nil, err
 	}
@@ -163,35 +125,14 @@ func (m *Model) HiddenStates(ctx context.Context, ids [][]int32, iv intervention
 	for i := range out {
 		out[i] = make([]float32, len(ids)*T*D)
 	}
-	sizes := make([]int, len(ids))
-	for i := range sizes {
-		sizes[i] = T
-	}
-	for _, g := range m.groups(sizes) {
-		p := newPass(sizes[g[0]:g[1]], make([]int, g[1]-g[0]))
-		base := g[0] * T * D
-		_, err := m.forward(ctx, flatten(ids[g[0]:g[1]]), p, iv, nil, func(i int, x []float32) {
-			copy(out[i][base:base+p.rows*D], x)
+	for _, p := range passes {
+		base := p.First * T * D
+		_, err := m.forward(ctx, p.IDs, p.Pass, iv, nil, func(i int, x []float32) {
+			copy(out[i][base:base+p.Rows*D], x)
 		})
 		if err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
-}
-
-// checkBatch validates a batch of equal-length sequences.
-func (m *Model) checkBatch(ids [][]int32, iv intervention.Intervention) (int, error) {
-	if err := engine.CheckIntervention("cpu", m.cfg, iv); err != nil {
-		return 0, err
-	}
-	return engine.CheckBatch(m.cfg, ids)
-}
-
-func flatten(ids [][]int32) []int32 {
-	var out []int32
-	for _, s := range ids {
-		out = append(out, s...)
-	}
-	return out
 }

@@ -21,6 +21,7 @@ import (
 	"math"
 	"sync"
 
+	"github.com/memscope/memscope/backends/arch"
 	"github.com/memscope/memscope/backends/checkpoint"
 	"github.com/memscope/memscope/backends/cuda/gpu"
 	"github.com/memscope/memscope/backends/engine"
@@ -208,7 +209,7 @@ func (m *Model) planCache() error {
 }
 
 func newModel(dev gpu.Device, cfg modelconfig.Config, opts Options) (*Model, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := arch.Validate(cfg); err != nil {
 		return nil, err
 	}
 	switch cfg.ModelType {
@@ -285,7 +286,7 @@ func gib(b int64) float64 { return float64(b) / (1 << 30) }
 // uploadRotary uploads the rotary cos/sin tables (a 1-float dummy each
 // when nothing is rotated: kernels take a pointer either way).
 func (m *Model) uploadRotary() error {
-	cos, sin := m.cfg.RotaryTables()
+	cos, sin := arch.RotaryTables(m.cfg.RotaryDims(), m.cfg.RotaryBase, m.cfg.MaxPositions)
 	if cos == nil {
 		cos, sin = []float32{0}, []float32{0}
 	}

@@ -63,7 +63,7 @@ func (w *workspace) free(dev gpu.Device) error {
 }
 
 func (m *Model) checkIntervention(iv intervention.Intervention) error {
-	return engine.CheckIntervention("cuda", m.cfg, iv)
+	return engine.CheckIntervention(m.cfg, iv, intervention.AttentionKinds)
 }
 
 // Score scores the sequences teacher-forced. The forward pass runs on

@@ -13,7 +13,9 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/memscope/memscope/backends/arch"
 	"github.com/memscope/memscope/backends/engine"
+	"github.com/memscope/memscope/backends/modelconfig"
 	"github.com/memscope/memscope/intervention"
 	"github.com/memscope/memscope/plugins"
 )
@@ -21,10 +23,6 @@ import (
 // DefaultBatchSize is the number of sequences per forward pass when the
 // load request names none.
 const DefaultBatchSize = 16
-
-// maxBatchTokens bounds the padded tokens of one batch so long sequences
-// come in smaller batches (activations stay within a few hundred MB).
-const maxBatchTokens = 16384
 
 // EngineLoader opens a model folder with a compute engine.
 type EngineLoader func(ctx context.Context, req plugins.LoadRequest) (engine.Engine, error)
@@ -34,16 +32,22 @@ type TokenizerLoader func(modelDir string) (Tokenizer, error)
 
 // Config describes a backend built on this package.
 type Config struct {
-	Name          string // "cpu"
-	Version       string
+	Name    string // "cpu"
+	Version string
+	// Architectures are the HF classes the engine runs (arch.Architectures()
+	// for an engine that runs every registered architecture).
 	Architectures []string
 	DTypes        []string
 	Compute       string // what does the math here (plugins.Capabilities.Compute)
 	// Unavailable (may be nil) says why the backend cannot run on this
 	// machine, "" when it can; Load then fails with that reason.
-	Unavailable   func() string
-	LoadEngine    EngineLoader
-	LoadTokenizer TokenizerLoader
+	Unavailable func() string
+	// InterventionKinds are the kinds the engine applies
+	// (intervention.AttentionKinds for one that implements every attention
+	// mode); requests with others are refused before they reach it.
+	InterventionKinds []intervention.Kind
+	LoadEngine        EngineLoader
+	LoadTokenizer     TokenizerLoader
 }
 
 // Backend implements plugins.Backend for one loaded model at a time.
@@ -52,6 +56,7 @@ type Backend struct {
 
 	mu        sync.Mutex // one call at a time: the engine uses every core
 	eng       engine.Engine
+	model     modelconfig.Config // eng.Config()
 	tok       Tokenizer
 	tokErr    error // why there is no tokenizer, if there is none
 	info      plugins.ModelInfo
@@ -78,7 +83,7 @@ func (b *Backend) Capabilities(context.Context) (plugins.Capabilities, error) {
 		Version:           b.cfg.Version,
 		Architectures:     b.cfg.Architectures,
 		DTypes:            b.cfg.DTypes,
-		InterventionKinds: []intervention.Kind{intervention.AttnShortCircuit, intervention.AttnZero},
+		InterventionKinds: b.cfg.InterventionKinds,
 		Compute:           b.cfg.Compute,
 	}
 	if b.cfg.Unavailable != nil {
@@ -115,6 +120,11 @@ func (b *Backend) Load(ctx context.Context, req plugins.LoadRequest) (plugins.Mo
 			eot = id
 		}
 	}
+	params, err := arch.Parameters(cfg)
+	if err != nil {
+		eng.Close()
+		return plugins.ModelInfo{}, err
+	}
 	dtype := req.DType
 	if d, ok := eng.(interface{ DType() string }); ok {
 		dtype = d.DType() // an engine that chooses its default (the checkpoint's own) says which
@@ -130,9 +140,7 @@ func (b *Backend) Load(ctx context.Context, req plugins.LoadRequest) (plugins.Mo
 		MaxPositions: cfg.MaxPositions,
 		EOTTokenID:   eot,
 		DType:        dtype,
-	}
-	if p, ok := eng.(interface{ Parameters() int64 }); ok {
-		info.Parameters = p.Parameters()
+		Parameters:   params,
 	}
 	if tokErr != nil {
 		info.TokenizerError = tokErr.Error()
@@ -142,7 +150,7 @@ func (b *Backend) Load(ctx context.Context, req plugins.LoadRequest) (plugins.Mo
 	if b.eng != nil {
 		b.eng.Close()
 	}
-	b.eng, b.info = eng, info
+	b.eng, b.info, b.model = eng, info, cfg
 	b.tok, b.tokErr = tok, tokErr
 	if tokErr != nil {
 		b.tok = nil
@@ -171,7 +179,7 @@ func (b *Backend) ready(iv intervention.Intervention) error {
 	if b.eng == nil {
 		return errors.New("no model loaded: call Load first")
 	}
-	return iv.Validate(b.info.NumLayers)
+	return engine.CheckIntervention(b.model, iv, b.cfg.InterventionKinds)
 }
 
 func (b *Backend) tokenizer() (Tokenizer, error) {
@@ -268,8 +276,8 @@ func (b *Backend) rollingIDs(i int, r plugins.RollingRequest) ([]int32, int, err
 	} else if r.Text != "" {
 		return nil, 0, plugins.InvalidInput(fmt.Errorf("rolling request %d: give text or ids, not both", i))
 	}
-	if err := b.checkIDs(ids, fmt.Sprintf("rolling request %d", i)); err != nil {
-		return nil, 0, err
+	if err := engine.CheckTokenIDs(b.model, fmt.Sprintf("rolling request %d", i), ids); err != nil {
+		return nil, 0, plugins.InvalidInput(err)
 	}
 	if r.ContextLen < 0 || r.ContextLen > len(ids) {
 		return nil, 0, plugins.InvalidInput(fmt.Errorf("rolling request %d: context length %d outside the %d tokens", i, r.ContextLen, len(ids)))
@@ -288,19 +296,8 @@ func (b *Backend) GenerateTokens(ctx context.Context, iv intervention.Interventi
 		return nil, err
 	}
 	for i, r := range reqs {
-		what := fmt.Sprintf("generate request %d", i)
-		if len(r.Prefix) == 0 {
-			return nil, plugins.InvalidInput(fmt.Errorf("%s: empty prefix", what))
-		}
-		if r.NewTokens < 0 {
-			return nil, plugins.InvalidInput(fmt.Errorf("%s: negative number of new tokens", what))
-		}
-		// The last new token is never fed back, so it needs no position.
-		if n := len(r.Prefix) + r.NewTokens - 1; n > b.info.MaxPositions {
-			return nil, plugins.InvalidInput(fmt.Errorf("%s: prefix of %d plus %d new tokens exceeds the model's %d positions (the last new token needs none)", what, len(r.Prefix), r.NewTokens, b.info.MaxPositions))
-		}
-		if err := b.checkIDs(r.Prefix, what); err != nil {
-			return nil, err
+		if err := engine.CheckPrefix(b.model, fmt.Sprintf("generate request %d", i), r.Prefix, r.NewTokens); err != nil {
+			return nil, plugins.InvalidInput(err)
 		}
 	}
 	// Batch requests with equal prefix length and count together, in
@@ -355,26 +352,13 @@ func (b *Backend) GenerateTokens(ctx context.Context, iv intervention.Interventi
 	return out, nil
 }
 
-func boolInt(v bool) int {
-	if v {
-		return 1
-	}
-	return 0
-}
-
-func (b *Backend) checkIDs(ids []int32, what string) error {
-	for p, id := range ids {
-		if id < 0 || int(id) >= b.info.VocabSize {
-			return plugins.InvalidInput(fmt.Errorf("%s: token id %d at position %d is outside the model's vocabulary (0-%d); were these ids made with this model's tokenizer?", what, id, p, b.info.VocabSize-1))
-		}
-	}
-	return nil
-}
-
-// scoreAll scores sequences in batches of similar length, longest first
-// (as lm-eval does: the first batch shows whether memory suffices, and the
-// ETA is pessimistic). progress counts sequences, not requests: a long text is one rolling request of
-// many windows (a book: minutes of them), and its progress should move.
+// scoreAll scores sequences in batches of batchSize sequences of similar
+// length, longest first (as lm-eval does: the first batch shows whether
+// memory suffices, and the ETA is pessimistic); the engine splits a batch
+// into forward passes within its own token budget (engine.Limits).
+// progress counts sequences, not requests: a long text is one rolling
+// request of many windows (a book: minutes of them), and its progress
+// should move.
 func (b *Backend) scoreAll(ctx context.Context, iv intervention.Intervention, seqs []engine.Sequence, progress plugins.Progress) ([]engine.TokenScores, error) {
 	done := 0
 	order := make([]int, len(seqs))
@@ -384,11 +368,7 @@ func (b *Backend) scoreAll(ctx context.Context, iv intervention.Intervention, se
 	slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(len(seqs[y].Tokens), len(seqs[x].Tokens)) })
 	out := make([]engine.TokenScores, len(seqs))
 	for start := 0; start < len(order); {
-		longest := len(seqs[order[start]].Tokens)
-		end := start + 1
-		for end < len(order) && end-start < b.batchSize && (end-start+1)*longest <= maxBatchTokens {
-			end++
-		}
+		end := min(len(order), start+b.batchSize)
 		batch := make([]engine.Sequence, end-start)
 		for k := range batch {
 			batch[k] = seqs[order[start+k]]
@@ -423,4 +403,11 @@ func nonFiniteText(n *engine.NonFinite) string {
 		return ""
 	}
 	return n.String()
+}
+
+func boolInt(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
 }

@@ -175,7 +175,7 @@ func (f *fakeEngine) Logits(context.Context, [][]int32, intervention.Interventio
 func newTestBackend(t *testing.T, maxPos, batch int, withTokenizer bool) (*Backend, *fakeEngine) {
 	eng := &fakeEngine{cfg: modelconfig.Config{ModelType: "gpt_neox", NumLayers: 4, VocabSize: 512, MaxPositions: maxPos, EOSTokenID: 0}}
 	b := New(Config{
-		Name: "fake", Version: "0", DTypes: []string{"float32"},
+		Name: "fake", Version: "0", DTypes: []string{"float32"}, InterventionKinds: intervention.AttentionKinds,
 		LoadEngine: func(context.Context, plugins.LoadRequest) (engine.Engine, error) { return eng, nil },
 		LoadTokenizer: func(string) (Tokenizer, error) {
 			if !withTokenizer {
@@ -250,12 +250,12 @@ func TestGenerateAndValidation(t *testing.T) {
 
 	ctx := context.Background()
 	_, err = b.GenerateTokens(ctx, intervention.Baseline(), []plugins.GenerateRequest{{Prefix: []int32{1, 600}, NewTokens: 1}}, nil)
-	assert.ErrorContains(t, err, "token id 600 at position 1 is outside the model's vocabulary")
+	assert.ErrorContains(t, err, "generate request 0, position 1: token id 600 is outside the model's vocabulary")
 	assert.ErrorIs(t, err, plugins.ErrInvalidInput, "the user's to fix: memscope exits 2")
 	_, err = b.GenerateTokens(ctx, intervention.Baseline(), []plugins.GenerateRequest{{Prefix: []int32{1}, NewTokens: 16}}, nil)
 	assert.NoError(t, err, "the last new token needs no position")
 	_, err = b.GenerateTokens(ctx, intervention.Baseline(), []plugins.GenerateRequest{{Prefix: []int32{1}, NewTokens: 17}}, nil)
-	assert.ErrorContains(t, err, "exceeds the model's 16 positions")
+	assert.ErrorContains(t, err, "generate request 0: 1 tokens + 17 new need 17 positions (the last new token is not fed back), more than the model's 16")
 	assert.ErrorIs(t, err, plugins.ErrInvalidInput)
 	_, err = b.GenerateTokens(ctx, intervention.New(intervention.AttnZero, 4), []plugins.GenerateRequest{{Prefix: []int32{1}, NewTokens: 1}}, nil)
 	assert.ErrorContains(t, err, "block 4 does not exist")

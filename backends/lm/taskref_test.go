@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/memscope/memscope/backends/checkpoint"
 	"github.com/memscope/memscope/backends/cpu"
 	"github.com/memscope/memscope/backends/engine"
 	"github.com/memscope/memscope/backends/tokenizer"
@@ -62,7 +63,7 @@ func TestTaskrefThroughCPUBackend(t *testing.T) {
 	tok, err := tokenizer.Load(memorizerDir)
 	require.NoError(t, err)
 	b := New(Config{
-		Name: "cpu", Version: "test", DTypes: []string{"float32"},
+		Name: "cpu", Version: "test", DTypes: []string{"float32"}, InterventionKinds: intervention.AttentionKinds,
 		LoadEngine: func(_ context.Context, req plugins.LoadRequest) (engine.Engine, error) {
 			return cpu.Load(req.ModelDir, cpu.Options{})
 		},
@@ -71,6 +72,20 @@ func TestTaskrefThroughCPUBackend(t *testing.T) {
 	info, err := b.Load(context.Background(), plugins.LoadRequest{ModelDir: memorizerDir})
 	require.NoError(t, err)
 	assert.Equal(t, int32(0), info.EOTTokenID)
+	// Parameters as HF counts them: every stored tensor once.
+	ck, err := checkpoint.Open(memorizerDir)
+	require.NoError(t, err)
+	var stored int64
+	for _, ti := range ck.Tensors() {
+		n := int64(1)
+		for _, d := range ti.Shape {
+			n *= int64(d)
+		}
+		stored += n
+	}
+	ck.Close()
+	assert.Equal(t, stored, info.Parameters)
+	assert.InDelta(t, 4.2e6, float64(info.Parameters), 0.05e6, "the README's 4.2M-parameter demo model")
 
 	for _, task := range []string{"lambada_openai", "piqa", "winogrande", "arc_easy", "hellaswag"} {
 		t.Run(task, func(t *testing.T) {

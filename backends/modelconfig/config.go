@@ -1,9 +1,14 @@
-// Package modelconfig reads a Hugging Face config.json for the
-// architectures memscope runs (GPT-NeoX / Pythia and GPT-Neo) into one
-// normalized Config.
+// Package modelconfig is the normalized configuration every architecture's
+// config.json is read into (Config), and the typed reader the
+// architectures parse config.json with (Fields). Which fields a model type
+// has, and their defaults, is each architecture's business: backends/arch
+// parses, validates and derives settings, one file per architecture.
 package modelconfig
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // Model types (config.json "model_type").
 const (
@@ -60,30 +65,28 @@ func (c Config) HeadDim() int { return c.HiddenSize / c.NumHeads }
 // RotaryDims is int(head_dim × rotary_pct), as HF computes it.
 func (c Config) RotaryDims() int { return int(float64(c.HeadDim()) * c.RotaryPct) }
 
-// RotaryTables returns GPT-NeoX's rotary cos and sin tables,
-// [MaxPositions][RotaryDims/2] row-major, built the way HF's
-// GPTNeoXRotaryEmbedding does in float32: inv_freq = 1/(base^(2i/dim)),
-// angle = pos·inv_freq (the cosine and sine rounded from float64). Both
-// are nil when nothing is rotated.
-func (c Config) RotaryTables() (cos, sin []float32) {
-	dims := c.RotaryDims()
-	half := dims / 2
-	if half == 0 {
-		return nil, nil
+// Validate checks what every architecture needs: positive sizes, heads
+// that divide the hidden size, a usable layer-norm epsilon. Each
+// architecture adds its own checks (arch.Validate runs both).
+func (c Config) Validate() error {
+	pos := []struct {
+		name string
+		v    int
+	}{
+		{"vocab size", c.VocabSize}, {"hidden size", c.HiddenSize}, {"number of layers", c.NumLayers},
+		{"number of attention heads", c.NumHeads}, {"intermediate size", c.IntermediateSize},
+		{"max position embeddings", c.MaxPositions},
 	}
-	inv := make([]float32, half)
-	for i := range inv {
-		e := float32(2*i) / float32(dims)
-		inv[i] = 1 / float32(math.Pow(c.RotaryBase, float64(e)))
-	}
-	P := c.MaxPositions
-	cos, sin = make([]float32, P*half), make([]float32, P*half)
-	for p := 0; p < P; p++ {
-		for i, f := range inv {
-			a := float64(float32(p) * f)
-			cos[p*half+i] = float32(math.Cos(a))
-			sin[p*half+i] = float32(math.Sin(a))
+	for _, p := range pos {
+		if p.v <= 0 {
+			return fmt.Errorf("%s must be positive, got %d", p.name, p.v)
 		}
 	}
-	return cos, sin
+	if c.HiddenSize%c.NumHeads != 0 {
+		return fmt.Errorf("hidden size %d is not divisible by the %d attention heads", c.HiddenSize, c.NumHeads)
+	}
+	if !(c.LayerNormEps > 0) || math.IsInf(c.LayerNormEps, 0) {
+		return fmt.Errorf("layer norm epsilon must be positive, got %g", c.LayerNormEps)
+	}
+	return nil
 }

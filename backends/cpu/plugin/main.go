@@ -7,9 +7,11 @@ package main
 import (
 	"context"
 
+	"github.com/memscope/memscope/backends/arch"
 	"github.com/memscope/memscope/backends/cpu"
 	"github.com/memscope/memscope/backends/engine"
 	"github.com/memscope/memscope/backends/lm"
+	"github.com/memscope/memscope/intervention"
 	"github.com/memscope/memscope/plugins"
 )
 
@@ -22,11 +24,12 @@ func main() {
 		log.Warn(blas.Warning)
 	}
 	plugins.ServeBackend(lm.New(lm.Config{
-		Name:          "cpu",
-		Version:       cpu.Version(), // stable across builds: cached answers stay valid
-		Architectures: []string{"GPTNeoXForCausalLM", "GPTNeoForCausalLM"},
-		DTypes:        []string{"float32"},
-		Compute:       blas.String(),
+		Name:              "cpu",
+		Version:           cpu.Version(),        // stable across builds: cached answers stay valid
+		Architectures:     arch.Architectures(), // every registered architecture
+		DTypes:            []string{"float32"},
+		InterventionKinds: intervention.AttentionKinds,
+		Compute:           blas.String(),
 		LoadEngine: func(_ context.Context, req plugins.LoadRequest) (engine.Engine, error) {
 			m, err := cpu.Load(req.ModelDir, cpu.Options{Threads: req.Threads, AllowNonFiniteWeights: req.AllowNonFiniteWeights})
 			if err := lm.CheckLoad(log, err, m); err != nil {

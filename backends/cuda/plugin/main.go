@@ -16,10 +16,12 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/memscope/memscope/backends/arch"
 	"github.com/memscope/memscope/backends/cuda"
 	"github.com/memscope/memscope/backends/cuda/driver"
 	"github.com/memscope/memscope/backends/engine"
 	"github.com/memscope/memscope/backends/lm"
+	"github.com/memscope/memscope/intervention"
 	"github.com/memscope/memscope/plugins"
 )
 
@@ -70,12 +72,13 @@ func main() {
 	log := plugins.PluginLogger("cuda")
 	var dev *driver.Device
 	plugins.ServeBackend(lm.New(lm.Config{
-		Name:          "cuda",
-		Version:       cuda.Version(),
-		Compute:       compute(),
-		Architectures: []string{"GPTNeoXForCausalLM", "GPTNeoForCausalLM"},
-		DTypes:        []string{"float16", "bfloat16", "float32"},
-		Unavailable:   probe,
+		Name:              "cuda",
+		Version:           cuda.Version(),
+		Compute:           compute(),
+		Architectures:     arch.Architectures(),
+		DTypes:            []string{"float16", "bfloat16", "float32"},
+		InterventionKinds: intervention.AttentionKinds,
+		Unavailable:       probe,
 		LoadEngine: func(_ context.Context, req plugins.LoadRequest) (engine.Engine, error) {
 			if dev == nil {
 				d, err := driver.Open(device(), driver.Options{CacheDir: kernelCache()})

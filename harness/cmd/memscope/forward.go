@@ -12,10 +12,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/memscope/memscope/backends/arch"
 	"github.com/memscope/memscope/backends/checkpoint"
 	"github.com/memscope/memscope/backends/cpu"
 	"github.com/memscope/memscope/backends/engine"
-	"github.com/memscope/memscope/backends/modelconfig"
 	"github.com/memscope/memscope/internal/atomicfile"
 	"github.com/memscope/memscope/internal/npy"
 	"github.com/memscope/memscope/intervention"
@@ -83,7 +83,7 @@ func (f *engineFlags) load() (*cpu.Model, [][]int32, intervention.Intervention, 
 	// The intervention is checked against config.json before the weights load.
 	cfgPath := filepath.Join(f.model, checkpoint.ConfigFile)
 	if _, err := os.Stat(cfgPath); err == nil {
-		cfg, err := modelconfig.Load(cfgPath)
+		cfg, err := arch.LoadConfig(cfgPath)
 		if err != nil {
 			return nil, nil, iv, err
 		}

@@ -243,7 +243,7 @@ func TestForwardBadInput(t *testing.T) {
 			copy(b[8:], "{garbage")
 			os.WriteFile(p, b, 0o644)
 		}), nil, 1, []string{"model.safetensors"}},
-		{"token id outside vocab", tinyNeoX, []string{"--ids", badIDs}, 1, []string{"bad.npy", "sequence 1, position 5", "384"}},
+		{"token id outside vocab", tinyNeoX, []string{"--ids", badIDs}, 1, []string{"bad.npy", " 1, position 5: token id 384"}},
 		{"block does not exist", tinyNeoX, []string{"--intervene", "attn-sc:9"}, 2, []string{"--intervene", "block 9"}},
 		{"malformed spec", tinyNeoX, []string{"--intervene", "attn-sc:x"}, 2, []string{"--intervene", `"x"`}},
 		{"each is a sweep", tinyNeoX, []string{"--intervene", "attn-sc:each"}, 2, []string{"each"}},
