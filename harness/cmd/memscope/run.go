@@ -288,7 +288,8 @@ func runCacheDir(flag string) (string, error) {
 }
 
 // runUseEmbedded selects the embedded model and points its default tasks
-// at its data, unless the user set those options.
+// at its data, unless the user set those options; a task given its own
+// data gets none of the embedded data's settings.
 func runUseEmbedded(p *runPlan) error {
 	m, err := embedded.ExtractMemorizer(p.cacheDir)
 	if err != nil {
@@ -301,6 +302,11 @@ func runUseEmbedded(p *runPlan) error {
 		"heldout_perplexity": {"data": m.Heldout},
 	}
 	for _, t := range p.tasks {
+		if _, own := p.taskOpts[t]["data"]; own {
+			// The user's own data: the embedded data's settings
+			// (group_by=kind, which its JSON lines have) are not theirs.
+			continue
+		}
 		for k, v := range defaults[t] {
 			if p.taskOpts[t] == nil {
 				p.taskOpts[t] = map[string]string{}

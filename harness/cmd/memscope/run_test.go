@@ -314,3 +314,18 @@ func TestCLITasksAndBackends(t *testing.T) {
 	assert.Contains(t, string(outb), "no backend plugins found")
 	assert.Contains(t, string(outb), "go tool task build")
 }
+
+// Without --model, the embedded model's settings for its own data
+// (memorization.group_by=kind) leaked into a user's data: --task-opt
+// memorization.data=my.npy failed with "group_by needs JSON-lines data".
+func TestEmbeddedDefaultsOnlyForEmbeddedData(t *testing.T) {
+	p := &runPlan{tasks: []string{"memorization", "heldout_perplexity"}, cacheDir: t.TempDir(),
+		taskOpts: map[string]map[string]string{"memorization": {"data": "my.npy"}}}
+	require.NoError(t, runUseEmbedded(p))
+	assert.Equal(t, map[string]string{"data": "my.npy"}, p.taskOpts["memorization"], "the user's data, the task's own defaults")
+	assert.Equal(t, p.embedded.Heldout, p.taskOpts["heldout_perplexity"]["data"])
+
+	p = &runPlan{tasks: []string{"memorization"}, cacheDir: t.TempDir(), taskOpts: map[string]map[string]string{"memorization": {"prefix_len": "16"}}}
+	require.NoError(t, runUseEmbedded(p))
+	assert.Equal(t, map[string]string{"data": p.embedded.Canaries, "prefix_len": "16", "suffix_len": "32", "group_by": "kind"}, p.taskOpts["memorization"])
+}
