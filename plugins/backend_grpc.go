@@ -27,7 +27,10 @@ type backendClient struct {
 	rpc  pb.BackendClient
 }
 
-var _ Backend = (*backendClient)(nil)
+var (
+	_ Backend   = (*backendClient)(nil)
+	_ Inspector = (*backendClient)(nil)
+)
 
 func (c *backendClient) Capabilities(ctx context.Context) (Capabilities, error) {
 	callCtx, cancel := c.proc.callContext(ctx)
@@ -45,6 +48,21 @@ func (c *backendClient) Load(ctx context.Context, req LoadRequest) (ModelInfo, e
 	resp, err := c.rpc.Load(callCtx, toLoadRequest(req))
 	if err != nil {
 		return ModelInfo{}, c.proc.callError(ctx, "Load", err)
+	}
+	return fromModelInfo(resp), nil
+}
+
+// Inspect calls the plugin's Inspect; a plugin without one answers
+// Unimplemented, which becomes ErrNotSupported.
+func (c *backendClient) Inspect(ctx context.Context, req LoadRequest) (ModelInfo, error) {
+	callCtx, cancel := c.proc.callContext(ctx)
+	defer cancel()
+	resp, err := c.rpc.Inspect(callCtx, toLoadRequest(req))
+	if status.Code(err) == codes.Unimplemented {
+		return ModelInfo{}, fmt.Errorf("%s: Inspect: %w", c.proc.name, ErrNotSupported)
+	}
+	if err != nil {
+		return ModelInfo{}, c.proc.callError(ctx, "Inspect", err)
 	}
 	return fromModelInfo(resp), nil
 }
@@ -170,6 +188,21 @@ func (s *backendServer) Capabilities(ctx context.Context, _ *pb.Empty) (*pb.Back
 
 func (s *backendServer) Load(ctx context.Context, req *pb.LoadRequest) (*pb.ModelInfo, error) {
 	m, err := s.impl.Load(ctx, fromLoadRequest(req))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return toModelInfo(m), nil
+}
+
+func (s *backendServer) Inspect(ctx context.Context, req *pb.LoadRequest) (*pb.ModelInfo, error) {
+	in, ok := s.impl.(Inspector)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "this backend cannot inspect a model without loading it")
+	}
+	m, err := in.Inspect(ctx, fromLoadRequest(req))
+	if errors.Is(err, ErrNotSupported) {
+		return nil, status.Error(codes.Unimplemented, err.Error())
+	}
 	if err != nil {
 		return nil, toStatus(err)
 	}

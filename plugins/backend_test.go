@@ -248,3 +248,26 @@ func TestContextCancelAbortsCall(t *testing.T) {
 	_, err = remote.Capabilities(ctxTimeout(t, 10*time.Second))
 	assert.NoError(t, err)
 }
+
+// Inspect describes a model without loading it; a plugin that cannot
+// answers ErrNotSupported, and a bad folder is an input error.
+func TestInspect(t *testing.T) {
+	ctx := ctxTimeout(t, 30*time.Second)
+	remote, _ := startBackend(t, plugins.StartOptions{})
+	in, ok := remote.(plugins.Inspector)
+	require.True(t, ok, "the host's Backend always has Inspect")
+	req := plugins.LoadRequest{ModelDir: "/models/pythia", DType: "float16"}
+	info, err := in.Inspect(ctx, req)
+	require.NoError(t, err)
+	assert.Equal(t, testplugins.LoadedModel(req), info)
+	caps, err := remote.Capabilities(ctx)
+	require.NoError(t, err)
+	assert.Nil(t, caps.Model, "Inspect loads nothing")
+
+	_, err = in.Inspect(ctx, plugins.LoadRequest{ModelDir: "__uninspectable__/m"})
+	assert.ErrorIs(t, err, plugins.ErrNotSupported)
+	assert.Equal(t, "backend fake: Inspect: not supported by this plugin", err.Error())
+	_, err = in.Inspect(ctx, plugins.LoadRequest{ModelDir: "__missing__/m"})
+	assert.ErrorIs(t, err, plugins.ErrInvalidInput)
+	assert.ErrorContains(t, err, "inspect __missing__/m: no config.json there")
+}

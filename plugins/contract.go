@@ -40,6 +40,16 @@ type Backend interface {
 	GenerateTokens(ctx context.Context, iv intervention.Intervention, reqs []GenerateRequest, progress Progress) ([]GenerateResult, error)
 }
 
+// Inspector is a Backend that can describe a model folder as Load would,
+// without loading its weights: the configuration, vocabulary and tokenizer
+// (ModelInfo.TokenizerError), with whatever checks of the weights' layout
+// are cheap. The host checks the whole plan with it before any model work.
+// The host's Backend always has the method; it returns an error wrapping
+// ErrNotSupported when the plugin does not implement it.
+type Inspector interface {
+	Inspect(ctx context.Context, req LoadRequest) (ModelInfo, error)
+}
+
 // Capabilities describes a backend and, once loaded, its model.
 type Capabilities struct {
 	Name              string              `json:"name"`               // "cpu"

@@ -13,6 +13,10 @@ import (
 // as a failure. A plugin wraps it with InvalidInput.
 var ErrInvalidInput = errors.New("invalid input")
 
+// ErrNotSupported is wrapped in the error of a call the plugin does not
+// implement (an optional one, such as Inspect).
+var ErrNotSupported = errors.New("not supported by this plugin")
+
 // InvalidInput marks err as the user's to fix (ErrInvalidInput); nil stays
 // nil.
 func InvalidInput(err error) error {

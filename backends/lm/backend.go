@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/memscope/memscope/backends/arch"
@@ -48,6 +49,10 @@ type Config struct {
 	InterventionKinds []intervention.Kind
 	LoadEngine        EngineLoader
 	LoadTokenizer     TokenizerLoader
+	// InspectModel (may be nil: no Inspect) reads a model folder's
+	// configuration without its weights, checking what is cheap to check
+	// (the weights' headers against the configuration).
+	InspectModel func(ctx context.Context, req plugins.LoadRequest) (modelconfig.Config, error)
 }
 
 // Backend implements plugins.Backend for one loaded model at a time.
@@ -64,7 +69,10 @@ type Backend struct {
 	eos       int32 // config.json's eos_token_id: what SuppressEOS keeps out
 }
 
-var _ plugins.Backend = (*Backend)(nil)
+var (
+	_ plugins.Backend   = (*Backend)(nil)
+	_ plugins.Inspector = (*Backend)(nil)
+)
 
 // New returns a backend with no model loaded.
 func New(cfg Config) *Backend { return &Backend{cfg: cfg} }
@@ -113,13 +121,7 @@ func (b *Backend) Load(ctx context.Context, req plugins.LoadRequest) (plugins.Mo
 	}
 	tok, tokErr := b.cfg.LoadTokenizer(req.ModelDir)
 	cfg := eng.Config()
-	eot := int32(cfg.EOSTokenID)
 	b.eos = int32(cfg.EOSTokenID)
-	if et, ok := tok.(eotTokenizer); ok && tokErr == nil {
-		if id, ok := et.EOTTokenID(); ok {
-			eot = id
-		}
-	}
 	params, err := arch.Parameters(cfg)
 	if err != nil {
 		eng.Close()
@@ -128,23 +130,9 @@ func (b *Backend) Load(ctx context.Context, req plugins.LoadRequest) (plugins.Mo
 	dtype := req.DType
 	if d, ok := eng.(interface{ DType() string }); ok {
 		dtype = d.DType() // an engine that chooses its default (the checkpoint's own) says which
-	} else if dtype == "" {
-		dtype = b.cfg.DTypes[0]
 	}
-	info := plugins.ModelInfo{
-		Architecture: cfg.Architecture,
-		ModelType:    cfg.ModelType,
-		NumLayers:    cfg.NumLayers,
-		HiddenSize:   cfg.HiddenSize,
-		VocabSize:    cfg.VocabSize,
-		MaxPositions: cfg.MaxPositions,
-		EOTTokenID:   eot,
-		DType:        dtype,
-		Parameters:   params,
-	}
-	if tokErr != nil {
-		info.TokenizerError = tokErr.Error()
-	}
+	info := b.modelInfo(cfg, dtype, tok, tokErr)
+	info.Parameters = params
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.eng != nil {
@@ -160,6 +148,54 @@ func (b *Backend) Load(ctx context.Context, req plugins.LoadRequest) (plugins.Mo
 		b.batchSize = DefaultBatchSize
 	}
 	return info, nil
+}
+
+// modelInfo describes a model from its configuration and tokenizer.
+func (b *Backend) modelInfo(cfg modelconfig.Config, dtype string, tok Tokenizer, tokErr error) plugins.ModelInfo {
+	eot := int32(cfg.EOSTokenID)
+	if et, ok := tok.(eotTokenizer); ok && tokErr == nil {
+		if id, ok := et.EOTTokenID(); ok {
+			eot = id
+		}
+	}
+	if dtype == "" {
+		dtype = b.cfg.DTypes[0]
+	}
+	info := plugins.ModelInfo{
+		Architecture: cfg.Architecture,
+		ModelType:    cfg.ModelType,
+		NumLayers:    cfg.NumLayers,
+		HiddenSize:   cfg.HiddenSize,
+		VocabSize:    cfg.VocabSize,
+		MaxPositions: cfg.MaxPositions,
+		EOTTokenID:   eot,
+		DType:        dtype,
+	}
+	if tokErr != nil {
+		info.TokenizerError = tokErr.Error()
+	}
+	return info
+}
+
+// Inspect implements plugins.Inspector: the model as Load would describe
+// it (Parameters aside), from its configuration and tokenizer, without
+// its weights.
+func (b *Backend) Inspect(ctx context.Context, req plugins.LoadRequest) (plugins.ModelInfo, error) {
+	if b.cfg.InspectModel == nil {
+		return plugins.ModelInfo{}, plugins.ErrNotSupported
+	}
+	if req.DType != "" && !slices.Contains(b.cfg.DTypes, req.DType) {
+		return plugins.ModelInfo{}, plugins.InvalidInput(fmt.Errorf("backend %s computes in %v, not %q", b.cfg.Name, b.cfg.DTypes, req.DType))
+	}
+	cfg, err := b.cfg.InspectModel(ctx, req)
+	if err != nil {
+		return plugins.ModelInfo{}, plugins.InvalidInput(err)
+	}
+	if len(b.cfg.Architectures) > 0 && !slices.Contains(b.cfg.Architectures, cfg.Architecture) {
+		return plugins.ModelInfo{}, plugins.InvalidInput(fmt.Errorf("%s is a %s; backend %s runs %s", req.ModelDir, cfg.Architecture, b.cfg.Name, strings.Join(b.cfg.Architectures, ", ")))
+	}
+	tok, tokErr := b.cfg.LoadTokenizer(req.ModelDir)
+	return b.modelInfo(cfg, req.DType, tok, tokErr), nil
 }
 
 // Close releases the loaded model.

@@ -321,3 +321,52 @@ func TestNonFiniteReachesTheResponse(t *testing.T) {
 	assert.Equal(t, "embeddings at position 0", gen[0].NonFinite)
 	assert.Empty(t, gen[1].NonFinite)
 }
+
+// Inspect describes a model as Load would, from its configuration and
+// tokenizer, without loading the engine; its errors are input errors.
+func TestInspect(t *testing.T) {
+	cfg := modelconfig.Config{ModelType: "gpt_neox", Architecture: "GPTNeoXForCausalLM", NumLayers: 6, VocabSize: 512, MaxPositions: 32, EOSTokenID: 7}
+	loads := 0
+	b := New(Config{
+		Name: "fake", Version: "0", DTypes: []string{"float32"}, Architectures: []string{"GPTNeoXForCausalLM"},
+		LoadEngine: func(context.Context, plugins.LoadRequest) (engine.Engine, error) {
+			loads++
+			return nil, fmt.Errorf("not used")
+		},
+		LoadTokenizer: func(string) (Tokenizer, error) { return nil, fmt.Errorf("no tokenizer.json in dir") },
+		InspectModel: func(_ context.Context, req plugins.LoadRequest) (modelconfig.Config, error) {
+			if req.ModelDir == "bad" {
+				return modelconfig.Config{}, fmt.Errorf("bad: config.json has num_hidden_layers = 4 but the weights hold 6 blocks")
+			}
+			if req.ModelDir == "neo" {
+				c := cfg
+				c.Architecture = "GPTNeoForCausalLM"
+				return c, nil
+			}
+			return cfg, nil
+		},
+	})
+	info, err := b.Inspect(context.Background(), plugins.LoadRequest{ModelDir: "m"})
+	require.NoError(t, err)
+	assert.Equal(t, plugins.ModelInfo{Architecture: "GPTNeoXForCausalLM", ModelType: "gpt_neox", NumLayers: 6, VocabSize: 512, MaxPositions: 32,
+		EOTTokenID: 7, DType: "float32", TokenizerError: "no tokenizer.json in dir"}, info)
+	assert.Zero(t, loads)
+	_, err = b.Inspect(context.Background(), plugins.LoadRequest{ModelDir: "bad"})
+	assert.ErrorIs(t, err, plugins.ErrInvalidInput)
+	_, err = b.Inspect(context.Background(), plugins.LoadRequest{ModelDir: "neo"})
+	assert.ErrorContains(t, err, "neo is a GPTNeoForCausalLM; backend fake runs GPTNeoXForCausalLM")
+	_, err = b.Inspect(context.Background(), plugins.LoadRequest{ModelDir: "m", DType: "int8"})
+	assert.ErrorIs(t, err, plugins.ErrInvalidInput)
+	_, err = New(Config{}).Inspect(context.Background(), plugins.LoadRequest{ModelDir: "m"})
+	assert.ErrorIs(t, err, plugins.ErrNotSupported)
+}
+
+// HFInspect reads config.json and checks the weights' headers, without
+// the weights.
+func TestHFInspect(t *testing.T) {
+	cfg, err := HFInspect(context.Background(), plugins.LoadRequest{ModelDir: "../testdata/tiny/gptneo-tiny"})
+	require.NoError(t, err)
+	assert.Equal(t, "GPTNeoForCausalLM", cfg.Architecture)
+	_, err = HFInspect(context.Background(), plugins.LoadRequest{ModelDir: t.TempDir()})
+	assert.ErrorContains(t, err, "config.json is missing")
+}

@@ -1,11 +1,14 @@
 package lm
 
 import (
+	"context"
 	"errors"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/memscope/memscope/backends/checkpoint"
 	"github.com/memscope/memscope/backends/engine"
+	"github.com/memscope/memscope/backends/modelconfig"
 	"github.com/memscope/memscope/backends/tokenizer"
 	"github.com/memscope/memscope/plugins"
 )
@@ -49,4 +52,16 @@ func CheckLoad(log hclog.Logger, err error, eng engine.Engine) error {
 		}
 	}
 	return nil
+}
+
+// HFInspect reads a Hugging Face model folder's configuration without its
+// weights (lm.Config.InspectModel): config.json, and the safetensors
+// headers checked against it (weights present, the blocks they hold).
+func HFInspect(_ context.Context, req plugins.LoadRequest) (modelconfig.Config, error) {
+	ck, err := checkpoint.Open(req.ModelDir)
+	if err != nil {
+		return modelconfig.Config{}, err
+	}
+	defer ck.Close()
+	return ck.Config, nil
 }

@@ -39,5 +39,6 @@ func main() {
 			return m, nil
 		},
 		LoadTokenizer: lm.HFTokenizer(log),
+		InspectModel:  lm.HFInspect,
 	}))
 }

@@ -97,5 +97,6 @@ func main() {
 			return m, nil
 		},
 		LoadTokenizer: lm.HFTokenizer(log),
+		InspectModel:  lm.HFInspect,
 	}))
 }

@@ -105,6 +105,19 @@ func (b *Backend) Load(_ context.Context, req plugins.LoadRequest) (plugins.Mode
 	return m, nil
 }
 
+// Inspect describes the model as Load does, without loading it; a folder
+// named "__uninspectable__…" is one the fake cannot inspect
+// (plugins.ErrNotSupported), "__missing__…" an input error.
+func (b *Backend) Inspect(_ context.Context, req plugins.LoadRequest) (plugins.ModelInfo, error) {
+	switch {
+	case strings.HasPrefix(req.ModelDir, "__uninspectable__"):
+		return plugins.ModelInfo{}, plugins.ErrNotSupported
+	case strings.HasPrefix(req.ModelDir, "__missing__"):
+		return plugins.ModelInfo{}, plugins.InvalidInput(fmt.Errorf("inspect %s: no config.json there", req.ModelDir))
+	}
+	return LoadedModel(req), nil
+}
+
 // LoadedModel is what the fake's Load returns for req.
 func LoadedModel(req plugins.LoadRequest) plugins.ModelInfo {
 	r := rng(Fingerprint(req))

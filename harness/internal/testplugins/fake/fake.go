@@ -58,10 +58,11 @@ type Backend struct {
 	CallLog     string        // file to append call lines to
 	NoTokenizer string        // reported as ModelInfo.TokenizerError
 
-	mu     sync.Mutex
-	model  *plugins.ModelInfo
-	calls  atomic.Int64
-	served atomic.Int64 // requests answered
+	mu        sync.Mutex
+	model     *plugins.ModelInfo
+	calls     atomic.Int64
+	served    atomic.Int64 // requests answered
+	inspected atomic.Int64
 }
 
 // BackendFromEnv builds the fake backend configured by the Env* variables.
@@ -92,23 +93,55 @@ func (b *Backend) Capabilities(context.Context) (plugins.Capabilities, error) {
 	}, nil
 }
 
-func (b *Backend) Load(_ context.Context, req plugins.LoadRequest) (plugins.ModelInfo, error) {
+// modelInfo reads the fake model folder's config.json: num_hidden_layers
+// (required), and optionally vocab_size (default 100) and no_tokenizer
+// (the ModelInfo.TokenizerError to report, besides b.NoTokenizer).
+func (b *Backend) modelInfo(req plugins.LoadRequest) (plugins.ModelInfo, error) {
 	data, err := os.ReadFile(filepath.Join(req.ModelDir, "config.json"))
 	if err != nil {
 		return plugins.ModelInfo{}, fmt.Errorf("load %s: %w", req.ModelDir, err)
 	}
 	var cfg struct {
-		Layers int `json:"num_hidden_layers"`
+		Layers      int    `json:"num_hidden_layers"`
+		Vocab       int    `json:"vocab_size"`
+		NoTokenizer string `json:"no_tokenizer"`
 	}
 	if err := json.Unmarshal(data, &cfg); err != nil || cfg.Layers <= 0 {
 		return plugins.ModelInfo{}, fmt.Errorf("load %s: config.json has no num_hidden_layers", req.ModelDir)
+	}
+	if cfg.Vocab <= 0 {
+		cfg.Vocab = 100
+	}
+	if cfg.NoTokenizer == "" {
+		cfg.NoTokenizer = b.NoTokenizer
 	}
 	dtype := req.DType
 	if dtype == "" {
 		dtype = "float32"
 	}
-	info := plugins.ModelInfo{Architecture: "GPTNeoXForCausalLM", ModelType: "gpt_neox", NumLayers: cfg.Layers,
-		HiddenSize: 8, VocabSize: 100, MaxPositions: 64, DType: dtype, Parameters: 1000, TokenizerError: b.NoTokenizer}
+	return plugins.ModelInfo{Architecture: "GPTNeoXForCausalLM", ModelType: "gpt_neox", NumLayers: cfg.Layers,
+		HiddenSize: 8, VocabSize: cfg.Vocab, MaxPositions: 64, DType: dtype, Parameters: 1000, TokenizerError: cfg.NoTokenizer}, nil
+}
+
+// Inspect implements plugins.Inspector.
+func (b *Backend) Inspect(_ context.Context, req plugins.LoadRequest) (plugins.ModelInfo, error) {
+	b.inspected.Add(1)
+	info, err := b.modelInfo(req)
+	if err != nil {
+		return info, plugins.InvalidInput(err)
+	}
+	info.Parameters = 0
+	return info, nil
+}
+
+// Inspected is how many models Inspect described.
+func (b *Backend) Inspected() int { return int(b.inspected.Load()) }
+
+func (b *Backend) Load(_ context.Context, req plugins.LoadRequest) (plugins.ModelInfo, error) {
+	info, err := b.modelInfo(req)
+	if err != nil {
+		return info, err
+	}
 	b.mu.Lock()
 	b.model = &info
 	b.mu.Unlock()

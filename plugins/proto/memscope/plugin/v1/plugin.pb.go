@@ -2962,10 +2962,11 @@ const file_memscope_plugin_v1_plugin_proto_rawDesc = "" +
 	"doc_values\x18\x03 \x03(\v2\x1c.memscope.plugin.v1.DocScoreR\tdocValues\x12D\n" +
 	"\rmetric_values\x18\x04 \x03(\v2\x1f.memscope.plugin.v1.MetricValueR\fmetricValues2M\n" +
 	"\x06Plugin\x12C\n" +
-	"\bIdentify\x12\x19.memscope.plugin.v1.Empty\x1a\x1c.memscope.plugin.v1.Identity2\x9d\x03\n" +
+	"\bIdentify\x12\x19.memscope.plugin.v1.Empty\x1a\x1c.memscope.plugin.v1.Identity2\xe8\x03\n" +
 	"\aBackend\x12R\n" +
 	"\fCapabilities\x12\x19.memscope.plugin.v1.Empty\x1a'.memscope.plugin.v1.BackendCapabilities\x12F\n" +
-	"\x04Load\x12\x1f.memscope.plugin.v1.LoadRequest\x1a\x1d.memscope.plugin.v1.ModelInfo\x12N\n" +
+	"\x04Load\x12\x1f.memscope.plugin.v1.LoadRequest\x1a\x1d.memscope.plugin.v1.ModelInfo\x12I\n" +
+	"\aInspect\x12\x1f.memscope.plugin.v1.LoadRequest\x1a\x1d.memscope.plugin.v1.ModelInfo\x12N\n" +
 	"\rLoglikelihood\x12\x1b.memscope.plugin.v1.BatchIn\x1a\x1c.memscope.plugin.v1.BatchOut(\x010\x01\x12U\n" +
 	"\x14LoglikelihoodRolling\x12\x1b.memscope.plugin.v1.BatchIn\x1a\x1c.memscope.plugin.v1.BatchOut(\x010\x01\x12O\n" +
 	"\x0eGenerateTokens\x12\x1b.memscope.plugin.v1.BatchIn\x1a\x1c.memscope.plugin.v1.BatchOut(\x010\x012\xe5\x01\n" +
@@ -3095,23 +3096,25 @@ var file_memscope_plugin_v1_plugin_proto_depIdxs = []int32{
 	8,  // 56: memscope.plugin.v1.Plugin.Identify:input_type -> memscope.plugin.v1.Empty
 	8,  // 57: memscope.plugin.v1.Backend.Capabilities:input_type -> memscope.plugin.v1.Empty
 	14, // 58: memscope.plugin.v1.Backend.Load:input_type -> memscope.plugin.v1.LoadRequest
-	25, // 59: memscope.plugin.v1.Backend.Loglikelihood:input_type -> memscope.plugin.v1.BatchIn
-	25, // 60: memscope.plugin.v1.Backend.LoglikelihoodRolling:input_type -> memscope.plugin.v1.BatchIn
-	25, // 61: memscope.plugin.v1.Backend.GenerateTokens:input_type -> memscope.plugin.v1.BatchIn
-	8,  // 62: memscope.plugin.v1.Task.Describe:input_type -> memscope.plugin.v1.Empty
-	34, // 63: memscope.plugin.v1.Task.Requests:input_type -> memscope.plugin.v1.TaskOptions
-	42, // 64: memscope.plugin.v1.Task.Score:input_type -> memscope.plugin.v1.ScoreIn
-	11, // 65: memscope.plugin.v1.Plugin.Identify:output_type -> memscope.plugin.v1.Identity
-	13, // 66: memscope.plugin.v1.Backend.Capabilities:output_type -> memscope.plugin.v1.BackendCapabilities
-	15, // 67: memscope.plugin.v1.Backend.Load:output_type -> memscope.plugin.v1.ModelInfo
-	26, // 68: memscope.plugin.v1.Backend.Loglikelihood:output_type -> memscope.plugin.v1.BatchOut
-	26, // 69: memscope.plugin.v1.Backend.LoglikelihoodRolling:output_type -> memscope.plugin.v1.BatchOut
-	26, // 70: memscope.plugin.v1.Backend.GenerateTokens:output_type -> memscope.plugin.v1.BatchOut
-	31, // 71: memscope.plugin.v1.Task.Describe:output_type -> memscope.plugin.v1.TaskInfo
-	39, // 72: memscope.plugin.v1.Task.Requests:output_type -> memscope.plugin.v1.RequestsChunk
-	43, // 73: memscope.plugin.v1.Task.Score:output_type -> memscope.plugin.v1.ScoreOut
-	65, // [65:74] is the sub-list for method output_type
-	56, // [56:65] is the sub-list for method input_type
+	14, // 59: memscope.plugin.v1.Backend.Inspect:input_type -> memscope.plugin.v1.LoadRequest
+	25, // 60: memscope.plugin.v1.Backend.Loglikelihood:input_type -> memscope.plugin.v1.BatchIn
+	25, // 61: memscope.plugin.v1.Backend.LoglikelihoodRolling:input_type -> memscope.plugin.v1.BatchIn
+	25, // 62: memscope.plugin.v1.Backend.GenerateTokens:input_type -> memscope.plugin.v1.BatchIn
+	8,  // 63: memscope.plugin.v1.Task.Describe:input_type -> memscope.plugin.v1.Empty
+	34, // 64: memscope.plugin.v1.Task.Requests:input_type -> memscope.plugin.v1.TaskOptions
+	42, // 65: memscope.plugin.v1.Task.Score:input_type -> memscope.plugin.v1.ScoreIn
+	11, // 66: memscope.plugin.v1.Plugin.Identify:output_type -> memscope.plugin.v1.Identity
+	13, // 67: memscope.plugin.v1.Backend.Capabilities:output_type -> memscope.plugin.v1.BackendCapabilities
+	15, // 68: memscope.plugin.v1.Backend.Load:output_type -> memscope.plugin.v1.ModelInfo
+	15, // 69: memscope.plugin.v1.Backend.Inspect:output_type -> memscope.plugin.v1.ModelInfo
+	26, // 70: memscope.plugin.v1.Backend.Loglikelihood:output_type -> memscope.plugin.v1.BatchOut
+	26, // 71: memscope.plugin.v1.Backend.LoglikelihoodRolling:output_type -> memscope.plugin.v1.BatchOut
+	26, // 72: memscope.plugin.v1.Backend.GenerateTokens:output_type -> memscope.plugin.v1.BatchOut
+	31, // 73: memscope.plugin.v1.Task.Describe:output_type -> memscope.plugin.v1.TaskInfo
+	39, // 74: memscope.plugin.v1.Task.Requests:output_type -> memscope.plugin.v1.RequestsChunk
+	43, // 75: memscope.plugin.v1.Task.Score:output_type -> memscope.plugin.v1.ScoreOut
+	66, // [66:76] is the sub-list for method output_type
+	56, // [56:66] is the sub-list for method input_type
 	56, // [56:56] is the sub-list for extension type_name
 	56, // [56:56] is the sub-list for extension extendee
 	0,  // [0:56] is the sub-list for field type_name

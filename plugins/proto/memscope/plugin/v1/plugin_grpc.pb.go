@@ -149,6 +149,7 @@ var Plugin_ServiceDesc = grpc.ServiceDesc{
 const (
 	Backend_Capabilities_FullMethodName         = "/memscope.plugin.v1.Backend/Capabilities"
 	Backend_Load_FullMethodName                 = "/memscope.plugin.v1.Backend/Load"
+	Backend_Inspect_FullMethodName              = "/memscope.plugin.v1.Backend/Inspect"
 	Backend_Loglikelihood_FullMethodName        = "/memscope.plugin.v1.Backend/Loglikelihood"
 	Backend_LoglikelihoodRolling_FullMethodName = "/memscope.plugin.v1.Backend/LoglikelihoodRolling"
 	Backend_GenerateTokens_FullMethodName       = "/memscope.plugin.v1.Backend/GenerateTokens"
@@ -160,6 +161,12 @@ const (
 type BackendClient interface {
 	Capabilities(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*BackendCapabilities, error)
 	Load(ctx context.Context, in *LoadRequest, opts ...grpc.CallOption) (*ModelInfo, error)
+	// Inspect describes a model folder as Load would, without loading its
+	// weights (its configuration, vocabulary, tokenizer; the weights' layout
+	// checked where that is cheap), so the host can check a whole plan
+	// before any model work. A backend may leave it unimplemented; the host
+	// then learns about the model at Load.
+	Inspect(ctx context.Context, in *LoadRequest, opts ...grpc.CallOption) (*ModelInfo, error)
 	// The three batch calls share one framing. The host sends a BatchIn with
 	// the header, then BatchIns with request chunks, then closes its side. The
 	// plugin answers with Progress messages while it computes, then result
@@ -192,6 +199,16 @@ func (c *backendClient) Load(ctx context.Context, in *LoadRequest, opts ...grpc.
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ModelInfo)
 	err := c.cc.Invoke(ctx, Backend_Load_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *backendClient) Inspect(ctx context.Context, in *LoadRequest, opts ...grpc.CallOption) (*ModelInfo, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ModelInfo)
+	err := c.cc.Invoke(ctx, Backend_Inspect_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -243,6 +260,12 @@ type Backend_GenerateTokensClient = grpc.BidiStreamingClient[BatchIn, BatchOut]
 type BackendServer interface {
 	Capabilities(context.Context, *Empty) (*BackendCapabilities, error)
 	Load(context.Context, *LoadRequest) (*ModelInfo, error)
+	// Inspect describes a model folder as Load would, without loading its
+	// weights (its configuration, vocabulary, tokenizer; the weights' layout
+	// checked where that is cheap), so the host can check a whole plan
+	// before any model work. A backend may leave it unimplemented; the host
+	// then learns about the model at Load.
+	Inspect(context.Context, *LoadRequest) (*ModelInfo, error)
 	// The three batch calls share one framing. The host sends a BatchIn with
 	// the header, then BatchIns with request chunks, then closes its side. The
 	// plugin answers with Progress messages while it computes, then result
@@ -266,6 +289,9 @@ func (UnimplementedBackendServer) Capabilities(context.Context, *Empty) (*Backen
 }
 func (UnimplementedBackendServer) Load(context.Context, *LoadRequest) (*ModelInfo, error) {
 	return nil, status.Error(codes.Unimplemented, "method Load not implemented")
+}
+func (UnimplementedBackendServer) Inspect(context.Context, *LoadRequest) (*ModelInfo, error) {
+	return nil, status.Error(codes.Unimplemented, "method Inspect not implemented")
 }
 func (UnimplementedBackendServer) Loglikelihood(grpc.BidiStreamingServer[BatchIn, BatchOut]) error {
 	return status.Error(codes.Unimplemented, "method Loglikelihood not implemented")
@@ -333,6 +359,24 @@ func _Backend_Load_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Backend_Inspect_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LoadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BackendServer).Inspect(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Backend_Inspect_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BackendServer).Inspect(ctx, req.(*LoadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Backend_Loglikelihood_Handler(srv interface{}, stream grpc.ServerStream) error {
 	return srv.(BackendServer).Loglikelihood(&grpc.GenericServerStream[BatchIn, BatchOut]{ServerStream: stream})
 }
@@ -368,6 +412,10 @@ var Backend_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Load",
 			Handler:    _Backend_Load_Handler,
+		},
+		{
+			MethodName: "Inspect",
+			Handler:    _Backend_Inspect_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
