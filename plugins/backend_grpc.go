@@ -125,10 +125,10 @@ func callBatch[Req, Res any, PReq proto.Message, PRes any](
 	}
 
 	var (
-		results  []Res
-		started  bool
-		want     int
-		lastDone = -1
+		results []Res
+		started bool
+		want    int
+		seen    progressSeen
 	)
 	for {
 		msg, err := stream.Recv()
@@ -140,10 +140,7 @@ func callBatch[Req, Res any, PReq proto.Message, PRes any](
 		}
 		switch m := msg.Msg.(type) {
 		case *pb.BatchOut_Progress:
-			if d := int(m.Progress.GetDone()); progress != nil && d > lastDone {
-				lastDone = d
-				progress(d, int(m.Progress.GetTotal()))
-			}
+			seen.report(m.Progress, progress)
 		case *pb.BatchOut_Chunk:
 			if !started {
 				started = true
@@ -164,10 +161,28 @@ func callBatch[Req, Res any, PReq proto.Message, PRes any](
 	if len(results) != len(reqs) {
 		return nil, fmt.Errorf("%s: %s: backend returned %d results for %d requests", proc.name, method, len(results), len(reqs))
 	}
-	if progress != nil && lastDone < len(results) {
-		progress(len(results), len(results))
-	}
+	seen.finish(len(results), progress)
 	return results, nil
+}
+
+// progressSeen passes a plugin's progress reports on to the caller's
+// Progress, never going back, and reports completion once at the end.
+type progressSeen struct {
+	last int
+	any  bool // a report was passed on
+}
+
+func (s *progressSeen) report(p *pb.Progress, progress Progress) {
+	if d := int(p.GetDone()); progress != nil && (!s.any || d > s.last) {
+		s.last, s.any = d, true
+		progress(d, int(p.GetTotal()))
+	}
+}
+
+func (s *progressSeen) finish(n int, progress Progress) {
+	if progress != nil && (!s.any || s.last < n) {
+		progress(n, n)
+	}
 }
 
 // ---------------------------------------------------------------- plugin side

@@ -38,6 +38,10 @@ type Backend interface {
 	LoglikelihoodRolling(ctx context.Context, iv intervention.Intervention, reqs []RollingRequest, progress Progress) ([]RollingResult, error)
 	// GenerateTokens continues token prefixes greedily.
 	GenerateTokens(ctx context.Context, iv intervention.Intervention, reqs []GenerateRequest, progress Progress) ([]GenerateResult, error)
+	// Logits runs token ids forward and returns the raw float32 logits
+	// [len(ids)][T][VocabSize] flattened row-major, for sequences that all
+	// have one length T (memscope forward). progress counts sequences.
+	Logits(ctx context.Context, iv intervention.Intervention, ids [][]int32, progress Progress) ([]float32, error)
 }
 
 // Inspector is a Backend that can describe a model folder as Load would,

@@ -388,6 +388,34 @@ func (b *Backend) GenerateTokens(ctx context.Context, iv intervention.Interventi
 	return out, nil
 }
 
+// Logits implements plugins.Backend: the engine's raw logits, batchSize
+// sequences per engine call; progress counts sequences.
+func (b *Backend) Logits(ctx context.Context, iv intervention.Intervention, ids [][]int32, progress plugins.Progress) ([]float32, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.ready(iv); err != nil {
+		return nil, err
+	}
+	// All sequences are checked before any is computed, numbered as given.
+	T, err := engine.CheckBatch(b.model, ids)
+	if err != nil {
+		return nil, plugins.InvalidInput(err)
+	}
+	out := make([]float32, 0, len(ids)*T*b.model.VocabSize)
+	for start := 0; start < len(ids); start += b.batchSize {
+		end := min(len(ids), start+b.batchSize)
+		l, err := b.eng.Logits(ctx, ids[start:end], iv)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l...)
+		if progress != nil {
+			progress(end, len(ids))
+		}
+	}
+	return out, nil
+}
+
 // scoreAll scores sequences in batches of batchSize sequences of similar
 // length, longest first (as lm-eval does: the first batch shows whether
 // memory suffices, and the ETA is pessimistic); the engine splits a batch

@@ -168,8 +168,19 @@ func (f *fakeEngine) Generate(_ context.Context, prefixes [][]int32, n int, _ in
 	}
 	return out, nil
 }
-func (f *fakeEngine) Logits(context.Context, [][]int32, intervention.Intervention) ([]float32, error) {
-	return nil, fmt.Errorf("not used")
+
+// Logits gives logit v of token t as t + v/1000 over a 4-id vocabulary.
+func (f *fakeEngine) Logits(_ context.Context, ids [][]int32, _ intervention.Intervention) ([]float32, error) {
+	f.batches = append(f.batches, len(ids))
+	var out []float32
+	for _, s := range ids {
+		for _, t := range s {
+			for v := range 4 {
+				out = append(out, float32(t)+float32(v)/1000)
+			}
+		}
+	}
+	return out, nil
 }
 
 func newTestBackend(t *testing.T, maxPos, batch int, withTokenizer bool) (*Backend, *fakeEngine) {
@@ -369,4 +380,27 @@ func TestHFInspect(t *testing.T) {
 	assert.Equal(t, "GPTNeoForCausalLM", cfg.Architecture)
 	_, err = HFInspect(context.Background(), plugins.LoadRequest{ModelDir: t.TempDir()})
 	assert.ErrorContains(t, err, "config.json is missing")
+}
+
+// Logits go to the engine batchSize sequences at a time, in order, after
+// every sequence is checked.
+func TestLogitsBatches(t *testing.T) {
+	b, eng := newTestBackend(t, 16, 2, false)
+	var prog []int
+	got, err := b.Logits(context.Background(), intervention.Baseline(), [][]int32{{1, 2}, {3, 4}, {5, 6}}, func(done, total int) {
+		assert.Equal(t, 3, total)
+		prog = append(prog, done)
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []int{2, 1}, eng.batches)
+	assert.Equal(t, []int{2, 3}, prog)
+	require.Len(t, got, 3*2*4)
+	assert.Equal(t, float32(5.003), got[4*4+3], "sequence 2, token 0, id 3")
+
+	_, err = b.Logits(context.Background(), intervention.Baseline(), [][]int32{{1, 2}, {3, 4}, {5, 512}}, nil)
+	assert.ErrorContains(t, err, "sequence 2, position 1: token id 512 is outside")
+	assert.ErrorIs(t, err, plugins.ErrInvalidInput)
+	assert.Equal(t, []int{2, 1}, eng.batches, "nothing computed for a bad batch")
+	_, err = b.Logits(context.Background(), intervention.New(intervention.AttnZero, 4), [][]int32{{1}}, nil)
+	assert.ErrorContains(t, err, "block 4 does not exist")
 }

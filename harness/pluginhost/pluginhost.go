@@ -117,25 +117,43 @@ func Resolve(kind string, names []string, dirs []string) (map[string]string, err
 	return out, nil
 }
 
+// threadEnv names, per backend, the variables that set its thread count
+// and must be in its environment when it starts: the cpu backend's
+// OpenBLAS (and an OpenMP build of it) sizes its thread pool when the
+// library loads, before any request. A backend not listed gets its thread
+// count from the load request only.
+var threadEnv = map[string][]string{
+	"cpu": {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"},
+}
+
 // BackendEnv is the environment a backend plugin gets on top of the
-// host's: BLAS and OpenMP thread counts from --threads (0 leaves the
+// host's: its thread variables set from --threads (0 leaves the
 // libraries' defaults). It is the one place to add backend-specific
-// variables (e.g. OPENBLAS_CORETYPE if the cpu engine asks for it).
+// variables.
 func BackendEnv(backend string, threads int) []string {
 	var env []string
 	if threads > 0 {
 		n := strconv.Itoa(threads)
-		env = append(env, "OPENBLAS_NUM_THREADS="+n, "OMP_NUM_THREADS="+n)
+		for _, v := range threadEnv[backend] {
+			env = append(env, v+"="+n)
+		}
 	}
 	return env
 }
 
-// DeviceEnv selects GPU n (memscope run --device) for a GPU backend.
-func DeviceEnv(n int) []string {
-	if n <= 0 {
+// deviceEnv names, per GPU backend, the variable that selects its GPU.
+var deviceEnv = map[string]string{
+	"cuda": "MEMSCOPE_CUDA_DEVICE",
+}
+
+// DeviceEnv selects GPU n (memscope run --device) for a GPU backend;
+// nothing for device 0 or a backend without GPUs.
+func DeviceEnv(backend string, n int) []string {
+	v, ok := deviceEnv[backend]
+	if n <= 0 || !ok {
 		return nil
 	}
-	return []string{"MEMSCOPE_CUDA_DEVICE=" + strconv.Itoa(n)}
+	return []string{v + "=" + strconv.Itoa(n)}
 }
 
 // StartBackend starts the backend plugin at path with BackendEnv and any

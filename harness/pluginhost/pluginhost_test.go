@@ -60,4 +60,8 @@ func TestResolveAndInstalled(t *testing.T) {
 func TestBackendEnv(t *testing.T) {
 	assert.Empty(t, BackendEnv("cpu", 0))
 	assert.Equal(t, []string{"OPENBLAS_NUM_THREADS=4", "OMP_NUM_THREADS=4"}, BackendEnv("cpu", 4))
+	assert.Empty(t, BackendEnv("cuda", 4), "BLAS threads are the cpu backend's business")
+	assert.Equal(t, []string{"MEMSCOPE_CUDA_DEVICE=2"}, DeviceEnv("cuda", 2))
+	assert.Empty(t, DeviceEnv("cuda", 0))
+	assert.Empty(t, DeviceEnv("cpu", 2), "the cpu backend has no GPU to select")
 }

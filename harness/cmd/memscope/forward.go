@@ -9,25 +9,29 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/memscope/memscope/backends/arch"
 	"github.com/memscope/memscope/backends/checkpoint"
-	"github.com/memscope/memscope/backends/cpu"
 	"github.com/memscope/memscope/backends/engine"
+	"github.com/memscope/memscope/harness/pluginhost"
 	"github.com/memscope/memscope/internal/atomicfile"
 	"github.com/memscope/memscope/internal/npy"
 	"github.com/memscope/memscope/intervention"
+	"github.com/memscope/memscope/plugins"
 )
 
 func init() { rootCmd.AddCommand(newForwardCmd()) }
 
 // engineFlags are the flags forward and generate share.
 type engineFlags struct {
-	model, ids, out, intervene string
-	threads                    int
-	allowNonFinite             bool
+	model, ids, out, intervene, backend string
+	threads, device                     int
+	allowNonFinite                      bool
+	pluginDirs                          []string
 }
 
 func (f *engineFlags) register(cmd *cobra.Command, idsHelp, outHelp string) {
@@ -35,8 +39,11 @@ func (f *engineFlags) register(cmd *cobra.Command, idsHelp, outHelp string) {
 	cmd.Flags().StringVar(&f.ids, "ids", "", idsHelp)
 	cmd.Flags().StringVar(&f.out, "out", "", outHelp)
 	cmd.Flags().StringVar(&f.intervene, "intervene", "none", "intervention `SPEC`: none, attn-sc:3, attn-sc:1,3, attn-sc:20-23, attn-sc:all, attn-zero:2")
-	cmd.Flags().IntVar(&f.threads, "threads", 0, "compute threads `N` (0: OPENBLAS_NUM_THREADS if set, else every CPU)")
+	cmd.Flags().StringVar(&f.backend, "backend", "cpu", "backend plugin `NAME` that computes (memscope backends lists them)")
+	cmd.Flags().IntVar(&f.threads, "threads", 0, "compute threads of the backend (`N`; 0: every CPU); for the cpu backend also OPENBLAS_NUM_THREADS and OMP_NUM_THREADS")
+	cmd.Flags().IntVar(&f.device, "device", 0, "the GPU a GPU backend runs on (`N`, 0-based as CUDA numbers them; --backend cuda)")
 	cmd.Flags().BoolVar(&f.allowNonFinite, "allow-nonfinite-weights", false, "load weights that hold NaN or infinite values (refused by default: a diverged or damaged checkpoint)")
+	cmd.Flags().StringArrayVar(&f.pluginDirs, "plugin-dir", nil, "look for plugins in `DIR` first (also $"+pluginhost.EnvPluginDir+"; then the memscope executable's folder, then $PATH)")
 }
 
 // check validates the flags before any work: required flags, the spec's
@@ -45,8 +52,8 @@ func (f *engineFlags) check(args []string) error {
 	if len(args) > 0 {
 		return usagef("unexpected arguments %q (everything is given by flags)", args)
 	}
-	for _, r := range []struct{ name, v string }{{"--model", f.model}, {"--ids", f.ids}, {"--out", f.out}} {
-		if r.v == "" {
+	for _, r := range []struct{ name, v string }{{"--model", f.model}, {"--ids", f.ids}, {"--out", f.out}, {"--backend", f.backend}} {
+		if strings.TrimSpace(r.v) == "" {
 			return usagef("%s is required", r.name)
 		}
 	}
@@ -55,6 +62,9 @@ func (f *engineFlags) check(args []string) error {
 	}
 	if f.threads < 0 {
 		return usagef("--threads must be ≥ 0")
+	}
+	if f.device < 0 {
+		return usagef("--device must be ≥ 0")
 	}
 	dir := filepath.Dir(f.out)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
@@ -66,43 +76,75 @@ func (f *engineFlags) check(args []string) error {
 	return nil
 }
 
-// load reads the token ids and the model and resolves the intervention.
-func (f *engineFlags) load() (*cpu.Model, [][]int32, intervention.Intervention, error) {
-	var iv intervention.Intervention
+// loaded is a model loaded in a backend plugin, with the request's ids
+// and intervention.
+type loaded struct {
+	backend plugins.Backend
+	proc    *plugins.Process
+	info    plugins.ModelInfo
+	ids     [][]int32
+	iv      intervention.Intervention
+}
+
+func (l *loaded) close() { l.proc.Kill() }
+
+// load reads the token ids, starts the backend plugin, loads the model
+// into it and resolves the intervention. The caller closes the result.
+func (f *engineFlags) load(ctx context.Context) (*loaded, error) {
 	a, err := npy.ReadFile(f.ids)
 	if err != nil {
-		return nil, nil, iv, fmt.Errorf("--ids: %w", err)
+		return nil, fmt.Errorf("--ids: %w", err)
 	}
 	ids, err := a.Int32Matrix()
 	if err != nil {
-		return nil, nil, iv, fmt.Errorf("--ids: %w", err)
+		return nil, fmt.Errorf("--ids: %w", err)
 	}
 	if len(ids) == 0 || len(ids[0]) == 0 {
-		return nil, nil, iv, fmt.Errorf("--ids %s: shape %v holds no tokens; want [batch, tokens] with both ≥ 1", f.ids, a.Shape)
+		return nil, fmt.Errorf("--ids %s: shape %v holds no tokens; want [batch, tokens] with both ≥ 1", f.ids, a.Shape)
 	}
-	// The intervention is checked against config.json before the weights load.
+	// The intervention is checked against config.json before the backend
+	// starts and the weights load.
 	cfgPath := filepath.Join(f.model, checkpoint.ConfigFile)
 	if _, err := os.Stat(cfgPath); err == nil {
 		cfg, err := arch.LoadConfig(cfgPath)
 		if err != nil {
-			return nil, nil, iv, err
+			return nil, err
 		}
-		if iv, err = intervention.ParseOne(f.intervene, cfg.NumLayers); err != nil {
-			return nil, nil, iv, usagef("--intervene: %v", err)
+		if _, err = intervention.ParseOne(f.intervene, cfg.NumLayers); err != nil {
+			return nil, usagef("--intervene: %v", err)
 		}
 	}
-	m, err := cpu.Load(f.model, cpu.Options{Threads: f.threads, AllowNonFiniteWeights: f.allowNonFinite})
-	var nfe *engine.NonFiniteWeightsError
-	if errors.As(err, &nfe) {
-		return nil, nil, iv, usageError{err}
+	paths, err := pluginhost.Resolve(plugins.KindBackend, []string{f.backend}, pluginhost.SearchDirs(f.pluginDirs))
+	if err != nil {
+		return nil, usagef("--backend: %v", err)
+	}
+	// The backend's warnings (weights loaded with NaN in them) show.
+	b, proc, err := pluginhost.StartBackend(paths[f.backend], f.backend, f.threads, pluginListLogger(), pluginhost.DeviceEnv(f.backend, f.device)...)
+	if err != nil {
+		return nil, err
+	}
+	l := &loaded{backend: b, proc: proc, ids: ids}
+	l.info, err = b.Load(ctx, plugins.LoadRequest{ModelDir: f.model, Threads: f.threads, AllowNonFiniteWeights: f.allowNonFinite})
+	if err == nil {
+		l.iv, err = intervention.ParseOne(f.intervene, l.info.NumLayers)
+		if err != nil {
+			err = usagef("--intervene: %v", err)
+		}
 	}
 	if err != nil {
-		return nil, nil, iv, err
+		l.close()
+		return nil, inputError(err)
 	}
-	for _, t := range m.NonFiniteWeights() {
-		fmt.Fprintf(os.Stderr, "warning: weight %s holds %s; outputs it reaches are NaN\n", t.Name, t.Count)
+	return l, nil
+}
+
+// inputError makes a backend's input error (bad ids, weights holding NaN)
+// a usage error: exit 2.
+func inputError(err error) error {
+	if errors.Is(err, plugins.ErrInvalidInput) {
+		return usageError{err}
 	}
-	return m, ids, iv, nil
+	return err
 }
 
 // tokenError names the ids file in the engine's token-range errors.
@@ -110,7 +152,7 @@ func (f *engineFlags) wrap(err error) error {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return err
 	}
-	return fmt.Errorf("%s: %w", f.ids, err)
+	return inputError(fmt.Errorf("%s: %w", f.ids, err))
 }
 
 // writeNPY writes one array atomically: on any error nothing is left at path.
@@ -127,10 +169,11 @@ func writeNPY(path string, write func(w io.Writer) error) error {
 func newForwardCmd() *cobra.Command {
 	var f engineFlags
 	cmd := &cobra.Command{
-		Use:   "forward --model DIR --ids IDS.npy --out LOGITS.npy [--intervene SPEC]",
-		Short: "Debug: run the CPU forward pass and write the logits",
-		Long: `forward runs a model on token ids with the CPU engine and writes the logits of every
-position, for comparing memscope's forward pass with another implementation.
+		Use:   "forward --model DIR --ids IDS.npy --out LOGITS.npy [--intervene SPEC] [--backend NAME]",
+		Short: "Debug: run the forward pass in a backend and write the logits",
+		Long: `forward runs a model on token ids in a backend plugin (--backend, default cpu) and
+writes the logits of every position, for comparing memscope's forward pass with another
+implementation.
 
 IDS.npy is a 2-D integer array [batch, tokens] (int32 or int64, as np.save writes it); the
 output is float32 [batch, tokens, vocab]. --intervene applies one intervention, e.g.
@@ -142,18 +185,22 @@ attn-zero:3 (block 3's attention output replaced by zeros).`,
 			if err := f.check(args); err != nil {
 				return err
 			}
-			m, ids, iv, err := f.load()
+			defer plugins.CleanupAll()
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			l, err := f.load(ctx)
 			if err != nil {
 				return err
 			}
-			defer m.Close()
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
-			logits, err := m.Logits(ctx, ids, iv)
+			defer l.close()
+			logits, err := l.backend.Logits(ctx, l.iv, l.ids, nil)
 			if err != nil {
 				return f.wrap(err)
 			}
-			shape := []int{len(ids), len(ids[0]), m.Config().VocabSize}
+			shape := []int{len(l.ids), len(l.ids[0]), l.info.VocabSize}
+			if len(logits) != shape[0]*shape[1]*shape[2] {
+				return fmt.Errorf("backend %s returned %d logits, want %v", f.backend, len(logits), shape)
+			}
 			if c := engine.CountNonFinite(logits); c.Bad() > 0 {
 				row := c.First / shape[2]
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: the logits hold %s (sequence %d, position %d first)\n", c, row/shape[1], row%shape[1])
@@ -161,10 +208,11 @@ attn-zero:3 (block 3's attention output replaced by zeros).`,
 			if err := writeNPY(f.out, func(w io.Writer) error { return npy.WriteFloat32(w, shape, logits) }); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "memscope forward: wrote float32 logits %v (%s) to %s\n", shape, iv, f.out)
+			fmt.Fprintf(cmd.ErrOrStderr(), "memscope forward: wrote float32 logits %v (%s) to %s\n", shape, l.iv, f.out)
 			return nil
 		},
 	}
 	f.register(cmd, "token ids `IDS.npy`: 2-D int32/int64 [batch, tokens]", "output `LOGITS.npy`: float32 logits [batch, tokens, vocab]")
+	cmd.Flags().SetNormalizeFunc(runNormalizeFlag)
 	return cmd
 }

@@ -6,14 +6,17 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/memscope/memscope/backends/safetensors"
+	"github.com/memscope/memscope/harness/internal/testplugins"
 	"github.com/memscope/memscope/internal/npy"
 )
 
@@ -26,6 +29,12 @@ func tinyRef(t *testing.T) *safetensors.File {
 	require.NoError(t, err)
 	t.Cleanup(func() { f.Close() })
 	return f
+}
+
+// memscopeReal runs memscope next to the real cpu backend plugin.
+func memscopeReal(t *testing.T, args ...string) cliResult {
+	t.Helper()
+	return runCLI(t, memscopeCmdIn(t, realBins(t), nil, args...))
 }
 
 // writeIDs writes an int64 [rows, cols] .npy.
@@ -46,7 +55,7 @@ func TestForwardAndGenerateCommands(t *testing.T) {
 	idsPath := writeIDsNPY(t, filepath.Join(dir, "ids.npy"), 3, 24, ids)
 	for _, c := range []struct{ spec, key string }{{"none", "logits.base"}, {"attn-sc:1", "logits.sc.1"}, {"attn-zero:2", "logits.zero.2"}, {"attn-sc:1,3", "logits.sc.set"}} {
 		out := filepath.Join(dir, "logits.npy")
-		r := memscope(t, nil, "forward", "--model", tinyNeoX, "--ids", idsPath, "--intervene", c.spec, "--out", out)
+		r := memscopeReal(t, "forward", "--model", tinyNeoX, "--ids", idsPath, "--intervene", c.spec, "--out", out)
 		require.Equal(t, 0, r.code, r.stderr)
 		a, err := npy.ReadFile(out)
 		require.NoError(t, err)
@@ -77,7 +86,7 @@ func TestForwardAndGenerateCommands(t *testing.T) {
 	require.NoError(t, f.Close())
 	for _, c := range []struct{ spec, key string }{{"none", "greedy.base"}, {"attn-sc:2", "greedy.sc.2"}} {
 		out := filepath.Join(dir, "gen.npy")
-		r := memscope(t, nil, "generate", "--model", tinyNeoX, "--ids", prePath, "--new", "12", "--intervene", c.spec, "--out", out)
+		r := memscopeReal(t, "generate", "--model", tinyNeoX, "--ids", prePath, "--new", "12", "--intervene", c.spec, "--out", out)
 		require.Equal(t, 0, r.code, r.stderr)
 		a, err := npy.ReadFile(out)
 		require.NoError(t, err)
@@ -243,7 +252,7 @@ func TestForwardBadInput(t *testing.T) {
 			copy(b[8:], "{garbage")
 			os.WriteFile(p, b, 0o644)
 		}), nil, 1, []string{"model.safetensors"}},
-		{"token id outside vocab", tinyNeoX, []string{"--ids", badIDs}, 1, []string{"bad.npy", " 1, position 5: token id 384"}},
+		{"token id outside vocab", tinyNeoX, []string{"--ids", badIDs}, 2, []string{"bad.npy", " 1, position 5: token id 384"}},
 		{"block does not exist", tinyNeoX, []string{"--intervene", "attn-sc:9"}, 2, []string{"--intervene", "block 9"}},
 		{"malformed spec", tinyNeoX, []string{"--intervene", "attn-sc:x"}, 2, []string{"--intervene", `"x"`}},
 		{"each is a sweep", tinyNeoX, []string{"--intervene", "attn-sc:each"}, 2, []string{"each"}},
@@ -252,6 +261,7 @@ func TestForwardBadInput(t *testing.T) {
 		{"missing ids", tinyNeoX, []string{"--ids", filepath.Join(dir, "nope.npy")}, 1, []string{"nope.npy"}},
 		{"no --model", "", nil, 2, []string{"--model"}},
 		{"no such model folder", filepath.Join(dir, "nomodel"), nil, 1, []string{"nomodel"}},
+		{"unknown backend", tinyNeoX, []string{"--backend", "tpu"}, 2, []string{"--backend", `unknown backend "tpu"`}},
 	}
 	for _, c := range cases {
 		for _, sub := range []string{"forward", "generate"} {
@@ -266,7 +276,7 @@ func TestForwardBadInput(t *testing.T) {
 					args = append(args, "--new", "3")
 				}
 				args = append(args, c.args...) // later flags win
-				r := memscope(t, nil, args...)
+				r := memscopeReal(t, args...)
 				assert.Equal(t, c.code, r.code, "stderr: %s", r.stderr)
 				assert.NotContains(t, r.stderr, "panic")
 				assert.NotContains(t, r.stderr, "goroutine ")
@@ -289,11 +299,24 @@ func TestForwardBadInput(t *testing.T) {
 		{"forward", "--model", tinyNeoX, "--ids", good, "--out", outDir},
 		{"forward", "--model", tinyNeoX, "--ids", good, "--out", filepath.Join(outDir, "x.npy"), "extra"},
 		{"forward", "--bogus"},
+		{"forward", "--model", tinyNeoX, "--ids", good, "--out", filepath.Join(outDir, "x.npy"), "--backend", " "},
 	} {
-		r := memscope(t, nil, args...)
+		r := memscopeReal(t, args...)
 		assert.Equal(t, 2, r.code, fmt.Sprint(args, r.stderr))
 	}
 	entries, err := os.ReadDir(outDir)
 	require.NoError(t, err)
 	assert.Empty(t, entries)
+}
+
+// TestHostLinksNoEngine: memscope reaches models only through backend
+// plugins; its binary links no compute engine (nor OpenBLAS through one).
+func TestHostLinksNoEngine(t *testing.T) {
+	out, err := exec.Command(testplugins.GoTool(), "list", "-deps", "github.com/memscope/memscope/harness/cmd/memscope").CombinedOutput()
+	require.NoError(t, err, string(out))
+	for _, dep := range strings.Fields(string(out)) {
+		for _, engine := range []string{"github.com/memscope/memscope/backends/cpu", "gorgonia.org/", "gonum.org/v1/netlib", "github.com/memscope/memscope/backends/lm"} {
+			assert.False(t, strings.HasPrefix(dep, engine), "memscope links %s", dep)
+		}
+	}
 }

@@ -125,7 +125,7 @@ func init() {
 	f.StringVar(&o.batchSize, "batch-size", "auto", "sequences per forward pass: `N`, or auto for the backend's default")
 	f.StringVar(&o.dtype, "dtype", "", "compute `DTYPE` (float32, float16, bfloat16; default: the backend's)")
 	f.IntVar(&o.device, "device", 0, "the GPU a GPU backend runs on (`N`, 0-based as CUDA numbers them; --backend cuda)")
-	f.IntVar(&o.threads, "threads", 0, "compute threads of the backend (`N`; 0: all cores); also sets OPENBLAS_NUM_THREADS and OMP_NUM_THREADS")
+	f.IntVar(&o.threads, "threads", 0, "compute threads of the backend (`N`; 0: all cores); for the cpu backend also OPENBLAS_NUM_THREADS and OMP_NUM_THREADS")
 	f.Int64Var(&o.seed, "seed", 1234, "random `SEED` for tasks that sample (and bootstrap standard errors)")
 	f.StringVar(&o.out, "out", "memscope-results", "results `DIR`: tables, figures, and the state that lets a re-run resume")
 	f.StringVar(&o.cacheDir, "cache-dir", "", "cache `DIR` for backend answers, model hashes and the extracted embedded model (default: $"+runEnvCacheDir+" or the user cache dir + /memscope)")
@@ -389,7 +389,7 @@ func runRun(cmd *cobra.Command, o *runFlags) error {
 	}
 	deps := runner.Deps{
 		StartBackend: func(name string) (plugins.Backend, runner.Proc, error) {
-			b, proc, err := pluginhost.StartBackend(p.backendPath, name, o.threads, log, pluginhost.DeviceEnv(o.device)...)
+			b, proc, err := pluginhost.StartBackend(p.backendPath, name, o.threads, log, pluginhost.DeviceEnv(name, o.device)...)
 			if err != nil {
 				return nil, nil, err
 			}

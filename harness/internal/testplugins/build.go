@@ -22,8 +22,8 @@ var Fakes = map[string]string{
 	"memscope-task-fakegen": module + "/harness/internal/testplugins/taskfakegen",
 }
 
-// goTool is the go command of the running toolchain.
-func goTool() string {
+// GoTool is the go command of the running toolchain.
+func GoTool() string {
 	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
 		return p
 	}
@@ -67,7 +67,7 @@ func Build(dir string, bins map[string]string) error {
 		for _, name := range g {
 			args = append(args, pkgOf[name])
 		}
-		cmd := exec.Command(goTool(), args...)
+		cmd := exec.Command(GoTool(), args...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 		}
@@ -93,7 +93,7 @@ func BuildFakes(dir string) error { return Build(dir, Fakes) }
 
 // ModuleRoot is the repository root (the folder of go.mod).
 func ModuleRoot() (string, error) {
-	out, err := exec.Command(goTool(), "env", "GOMOD").Output()
+	out, err := exec.Command(GoTool(), "env", "GOMOD").Output()
 	if err != nil {
 		return "", err
 	}

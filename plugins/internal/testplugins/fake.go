@@ -361,3 +361,25 @@ func (t *Task) Score(_ context.Context, opts plugins.TaskOptions, reqs []plugins
 	}
 	return s, nil
 }
+
+// FakeVocab is the vocabulary of the fake backend's logits.
+const FakeVocab = 1000
+
+// Logits answers FakeVocab arbitrary bit patterns (NaN payloads included)
+// per token, a function of the intervention and the ids.
+func (b *Backend) Logits(_ context.Context, iv intervention.Intervention, ids [][]int32, progress plugins.Progress) ([]float32, error) {
+	var out []float32
+	for i, s := range ids {
+		if len(s) != len(ids[0]) {
+			return nil, fmt.Errorf("sequence %d has %d tokens but sequence 0 has %d", i, len(s), len(ids[0]))
+		}
+		r := rng(Fingerprint(iv, i, s))
+		for range len(s) * FakeVocab {
+			out = append(out, r.float32())
+		}
+		if progress != nil {
+			progress(i+1, len(ids))
+		}
+	}
+	return out, nil
+}

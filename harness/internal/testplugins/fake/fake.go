@@ -316,6 +316,28 @@ func (b *Backend) GenerateTokens(ctx context.Context, iv intervention.Interventi
 	return out, nil
 }
 
+// Logits answers logit v of token t in sequence s as t + v/100 (100
+// ids), counting a call like the others.
+func (b *Backend) Logits(ctx context.Context, iv intervention.Intervention, ids [][]int32, progress plugins.Progress) ([]float32, error) {
+	err := b.beginCall("logits", iv, len(ids))
+	crashing := err == errCrash
+	if err != nil && !crashing {
+		return nil, err
+	}
+	var out []float32
+	for i, s := range ids {
+		if err := b.step(ctx, i, len(ids), progress, crashing); err != nil {
+			return nil, err
+		}
+		for _, t := range s {
+			for v := range 100 {
+				out = append(out, float32(t)+float32(v)/100)
+			}
+		}
+	}
+	return out, nil
+}
+
 // ------------------------------------------------------------------ tasks
 
 // MC is a fake multiple-choice task ("fakemc"): doc d asks "Question d:"

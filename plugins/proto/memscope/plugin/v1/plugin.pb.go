@@ -1328,6 +1328,192 @@ func (x *GenerateResult) GetNonFinite() string {
 	return ""
 }
 
+type LogitsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Intervention  *Intervention          `protobuf:"bytes,1,opt,name=intervention,proto3" json:"intervention,omitempty"`
+	Ids           []*Int32List           `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"` // sequences of one length
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogitsRequest) Reset() {
+	*x = LogitsRequest{}
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogitsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogitsRequest) ProtoMessage() {}
+
+func (x *LogitsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogitsRequest.ProtoReflect.Descriptor instead.
+func (*LogitsRequest) Descriptor() ([]byte, []int) {
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *LogitsRequest) GetIntervention() *Intervention {
+	if x != nil {
+		return x.Intervention
+	}
+	return nil
+}
+
+func (x *LogitsRequest) GetIds() []*Int32List {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+type LogitsChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Shape         *Int64List             `protobuf:"bytes,1,opt,name=shape,proto3" json:"shape,omitempty"` // [batch, tokens, vocab], first chunk only
+	Values        *FloatList             `protobuf:"bytes,2,opt,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogitsChunk) Reset() {
+	*x = LogitsChunk{}
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogitsChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogitsChunk) ProtoMessage() {}
+
+func (x *LogitsChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogitsChunk.ProtoReflect.Descriptor instead.
+func (*LogitsChunk) Descriptor() ([]byte, []int) {
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *LogitsChunk) GetShape() *Int64List {
+	if x != nil {
+		return x.Shape
+	}
+	return nil
+}
+
+func (x *LogitsChunk) GetValues() *FloatList {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type LogitsOut struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Msg:
+	//
+	//	*LogitsOut_Progress
+	//	*LogitsOut_Chunk
+	Msg           isLogitsOut_Msg `protobuf_oneof:"msg"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogitsOut) Reset() {
+	*x = LogitsOut{}
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogitsOut) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogitsOut) ProtoMessage() {}
+
+func (x *LogitsOut) ProtoReflect() protoreflect.Message {
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogitsOut.ProtoReflect.Descriptor instead.
+func (*LogitsOut) Descriptor() ([]byte, []int) {
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *LogitsOut) GetMsg() isLogitsOut_Msg {
+	if x != nil {
+		return x.Msg
+	}
+	return nil
+}
+
+func (x *LogitsOut) GetProgress() *Progress {
+	if x != nil {
+		if x, ok := x.Msg.(*LogitsOut_Progress); ok {
+			return x.Progress
+		}
+	}
+	return nil
+}
+
+func (x *LogitsOut) GetChunk() *LogitsChunk {
+	if x != nil {
+		if x, ok := x.Msg.(*LogitsOut_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isLogitsOut_Msg interface {
+	isLogitsOut_Msg()
+}
+
+type LogitsOut_Progress struct {
+	Progress *Progress `protobuf:"bytes,1,opt,name=progress,proto3,oneof"`
+}
+
+type LogitsOut_Chunk struct {
+	Chunk *LogitsChunk `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*LogitsOut_Progress) isLogitsOut_Msg() {}
+
+func (*LogitsOut_Chunk) isLogitsOut_Msg() {}
+
 type BatchHeader struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Intervention  *Intervention          `protobuf:"bytes,1,opt,name=intervention,proto3" json:"intervention,omitempty"`
@@ -1338,7 +1524,7 @@ type BatchHeader struct {
 
 func (x *BatchHeader) Reset() {
 	*x = BatchHeader{}
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1350,7 +1536,7 @@ func (x *BatchHeader) String() string {
 func (*BatchHeader) ProtoMessage() {}
 
 func (x *BatchHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1363,7 +1549,7 @@ func (x *BatchHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchHeader.ProtoReflect.Descriptor instead.
 func (*BatchHeader) Descriptor() ([]byte, []int) {
-	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *BatchHeader) GetIntervention() *Intervention {
@@ -1392,7 +1578,7 @@ type RequestChunk struct {
 
 func (x *RequestChunk) Reset() {
 	*x = RequestChunk{}
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1404,7 +1590,7 @@ func (x *RequestChunk) String() string {
 func (*RequestChunk) ProtoMessage() {}
 
 func (x *RequestChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1417,7 +1603,7 @@ func (x *RequestChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestChunk.ProtoReflect.Descriptor instead.
 func (*RequestChunk) Descriptor() ([]byte, []int) {
-	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RequestChunk) GetLoglikelihood() []*LoglikelihoodRequest {
@@ -1453,7 +1639,7 @@ type ResultChunk struct {
 
 func (x *ResultChunk) Reset() {
 	*x = ResultChunk{}
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1465,7 +1651,7 @@ func (x *ResultChunk) String() string {
 func (*ResultChunk) ProtoMessage() {}
 
 func (x *ResultChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1478,7 +1664,7 @@ func (x *ResultChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultChunk.ProtoReflect.Descriptor instead.
 func (*ResultChunk) Descriptor() ([]byte, []int) {
-	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ResultChunk) GetResults() *ListInfo {
@@ -1522,7 +1708,7 @@ type BatchIn struct {
 
 func (x *BatchIn) Reset() {
 	*x = BatchIn{}
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[25]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1534,7 +1720,7 @@ func (x *BatchIn) String() string {
 func (*BatchIn) ProtoMessage() {}
 
 func (x *BatchIn) ProtoReflect() protoreflect.Message {
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[25]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1547,7 +1733,7 @@ func (x *BatchIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchIn.ProtoReflect.Descriptor instead.
 func (*BatchIn) Descriptor() ([]byte, []int) {
-	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *BatchIn) GetMsg() isBatchIn_Msg {
@@ -1604,7 +1790,7 @@ type BatchOut struct {
 
 func (x *BatchOut) Reset() {
 	*x = BatchOut{}
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1616,7 +1802,7 @@ func (x *BatchOut) String() string {
 func (*BatchOut) ProtoMessage() {}
 
 func (x *BatchOut) ProtoReflect() protoreflect.Message {
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1629,7 +1815,7 @@ func (x *BatchOut) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchOut.ProtoReflect.Descriptor instead.
 func (*BatchOut) Descriptor() ([]byte, []int) {
-	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *BatchOut) GetMsg() isBatchOut_Msg {
@@ -1684,7 +1870,7 @@ type MetricInfo struct {
 
 func (x *MetricInfo) Reset() {
 	*x = MetricInfo{}
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1696,7 +1882,7 @@ func (x *MetricInfo) String() string {
 func (*MetricInfo) ProtoMessage() {}
 
 func (x *MetricInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1709,7 +1895,7 @@ func (x *MetricInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricInfo.ProtoReflect.Descriptor instead.
 func (*MetricInfo) Descriptor() ([]byte, []int) {
-	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *MetricInfo) GetName() string {
@@ -1742,7 +1928,7 @@ type MetricInfoList struct {
 
 func (x *MetricInfoList) Reset() {
 	*x = MetricInfoList{}
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1754,7 +1940,7 @@ func (x *MetricInfoList) String() string {
 func (*MetricInfoList) ProtoMessage() {}
 
 func (x *MetricInfoList) ProtoReflect() protoreflect.Message {
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1767,7 +1953,7 @@ func (x *MetricInfoList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricInfoList.ProtoReflect.Descriptor instead.
 func (*MetricInfoList) Descriptor() ([]byte, []int) {
-	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *MetricInfoList) GetValues() []*MetricInfo {
@@ -1788,7 +1974,7 @@ type OptionInfo struct {
 
 func (x *OptionInfo) Reset() {
 	*x = OptionInfo{}
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1800,7 +1986,7 @@ func (x *OptionInfo) String() string {
 func (*OptionInfo) ProtoMessage() {}
 
 func (x *OptionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1813,7 +1999,7 @@ func (x *OptionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OptionInfo.ProtoReflect.Descriptor instead.
 func (*OptionInfo) Descriptor() ([]byte, []int) {
-	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *OptionInfo) GetName() string {
@@ -1846,7 +2032,7 @@ type OptionInfoList struct {
 
 func (x *OptionInfoList) Reset() {
 	*x = OptionInfoList{}
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1858,7 +2044,7 @@ func (x *OptionInfoList) String() string {
 func (*OptionInfoList) ProtoMessage() {}
 
 func (x *OptionInfoList) ProtoReflect() protoreflect.Message {
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1871,7 +2057,7 @@ func (x *OptionInfoList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OptionInfoList.ProtoReflect.Descriptor instead.
 func (*OptionInfoList) Descriptor() ([]byte, []int) {
-	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *OptionInfoList) GetValues() []*OptionInfo {
@@ -1897,7 +2083,7 @@ type TaskInfo struct {
 
 func (x *TaskInfo) Reset() {
 	*x = TaskInfo{}
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1909,7 +2095,7 @@ func (x *TaskInfo) String() string {
 func (*TaskInfo) ProtoMessage() {}
 
 func (x *TaskInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1922,7 +2108,7 @@ func (x *TaskInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskInfo.ProtoReflect.Descriptor instead.
 func (*TaskInfo) Descriptor() ([]byte, []int) {
-	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *TaskInfo) GetName() string {
@@ -1991,7 +2177,7 @@ type DocRange struct {
 
 func (x *DocRange) Reset() {
 	*x = DocRange{}
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2003,7 +2189,7 @@ func (x *DocRange) String() string {
 func (*DocRange) ProtoMessage() {}
 
 func (x *DocRange) ProtoReflect() protoreflect.Message {
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2016,7 +2202,7 @@ func (x *DocRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DocRange.ProtoReflect.Descriptor instead.
 func (*DocRange) Descriptor() ([]byte, []int) {
-	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DocRange) GetFirst() int64 {
@@ -2042,7 +2228,7 @@ type DocRangeList struct {
 
 func (x *DocRangeList) Reset() {
 	*x = DocRangeList{}
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2054,7 +2240,7 @@ func (x *DocRangeList) String() string {
 func (*DocRangeList) ProtoMessage() {}
 
 func (x *DocRangeList) ProtoReflect() protoreflect.Message {
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2067,7 +2253,7 @@ func (x *DocRangeList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DocRangeList.ProtoReflect.Descriptor instead.
 func (*DocRangeList) Descriptor() ([]byte, []int) {
-	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DocRangeList) GetValues() []*DocRange {
@@ -2089,7 +2275,7 @@ type TaskOptions struct {
 
 func (x *TaskOptions) Reset() {
 	*x = TaskOptions{}
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2101,7 +2287,7 @@ func (x *TaskOptions) String() string {
 func (*TaskOptions) ProtoMessage() {}
 
 func (x *TaskOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2114,7 +2300,7 @@ func (x *TaskOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskOptions.ProtoReflect.Descriptor instead.
 func (*TaskOptions) Descriptor() ([]byte, []int) {
-	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *TaskOptions) GetLimit() int64 {
@@ -2158,7 +2344,7 @@ type Request struct {
 
 func (x *Request) Reset() {
 	*x = Request{}
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2170,7 +2356,7 @@ func (x *Request) String() string {
 func (*Request) ProtoMessage() {}
 
 func (x *Request) ProtoReflect() protoreflect.Message {
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2183,7 +2369,7 @@ func (x *Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Request.ProtoReflect.Descriptor instead.
 func (*Request) Descriptor() ([]byte, []int) {
-	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Request) GetDocIndex() int64 {
@@ -2232,7 +2418,7 @@ type Response struct {
 
 func (x *Response) Reset() {
 	*x = Response{}
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[36]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2244,7 +2430,7 @@ func (x *Response) String() string {
 func (*Response) ProtoMessage() {}
 
 func (x *Response) ProtoReflect() protoreflect.Message {
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[36]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2257,7 +2443,7 @@ func (x *Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Response.ProtoReflect.Descriptor instead.
 func (*Response) Descriptor() ([]byte, []int) {
-	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Response) GetLoglikelihood() *LoglikelihoodResult {
@@ -2294,7 +2480,7 @@ type DocScore struct {
 
 func (x *DocScore) Reset() {
 	*x = DocScore{}
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[37]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2306,7 +2492,7 @@ func (x *DocScore) String() string {
 func (*DocScore) ProtoMessage() {}
 
 func (x *DocScore) ProtoReflect() protoreflect.Message {
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[37]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2319,7 +2505,7 @@ func (x *DocScore) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DocScore.ProtoReflect.Descriptor instead.
 func (*DocScore) Descriptor() ([]byte, []int) {
-	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{37}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *DocScore) GetDocIndex() int64 {
@@ -2370,7 +2556,7 @@ type MetricValue struct {
 
 func (x *MetricValue) Reset() {
 	*x = MetricValue{}
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[38]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2382,7 +2568,7 @@ func (x *MetricValue) String() string {
 func (*MetricValue) ProtoMessage() {}
 
 func (x *MetricValue) ProtoReflect() protoreflect.Message {
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[38]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2395,7 +2581,7 @@ func (x *MetricValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricValue.ProtoReflect.Descriptor instead.
 func (*MetricValue) Descriptor() ([]byte, []int) {
-	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{38}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *MetricValue) GetName() string {
@@ -2443,7 +2629,7 @@ type RequestsChunk struct {
 
 func (x *RequestsChunk) Reset() {
 	*x = RequestsChunk{}
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[39]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2455,7 +2641,7 @@ func (x *RequestsChunk) String() string {
 func (*RequestsChunk) ProtoMessage() {}
 
 func (x *RequestsChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[39]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2468,7 +2654,7 @@ func (x *RequestsChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestsChunk.ProtoReflect.Descriptor instead.
 func (*RequestsChunk) Descriptor() ([]byte, []int) {
-	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{39}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RequestsChunk) GetRequests() *ListInfo {
@@ -2496,7 +2682,7 @@ type ScoreHeader struct {
 
 func (x *ScoreHeader) Reset() {
 	*x = ScoreHeader{}
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[40]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2508,7 +2694,7 @@ func (x *ScoreHeader) String() string {
 func (*ScoreHeader) ProtoMessage() {}
 
 func (x *ScoreHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[40]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2521,7 +2707,7 @@ func (x *ScoreHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreHeader.ProtoReflect.Descriptor instead.
 func (*ScoreHeader) Descriptor() ([]byte, []int) {
-	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{40}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ScoreHeader) GetOptions() *TaskOptions {
@@ -2557,7 +2743,7 @@ type ScoreChunk struct {
 
 func (x *ScoreChunk) Reset() {
 	*x = ScoreChunk{}
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[41]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2569,7 +2755,7 @@ func (x *ScoreChunk) String() string {
 func (*ScoreChunk) ProtoMessage() {}
 
 func (x *ScoreChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[41]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2582,7 +2768,7 @@ func (x *ScoreChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreChunk.ProtoReflect.Descriptor instead.
 func (*ScoreChunk) Descriptor() ([]byte, []int) {
-	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{41}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ScoreChunk) GetRequests() []*Request {
@@ -2612,7 +2798,7 @@ type ScoreIn struct {
 
 func (x *ScoreIn) Reset() {
 	*x = ScoreIn{}
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[42]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2624,7 +2810,7 @@ func (x *ScoreIn) String() string {
 func (*ScoreIn) ProtoMessage() {}
 
 func (x *ScoreIn) ProtoReflect() protoreflect.Message {
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[42]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2637,7 +2823,7 @@ func (x *ScoreIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreIn.ProtoReflect.Descriptor instead.
 func (*ScoreIn) Descriptor() ([]byte, []int) {
-	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{42}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ScoreIn) GetMsg() isScoreIn_Msg {
@@ -2693,7 +2879,7 @@ type ScoreOut struct {
 
 func (x *ScoreOut) Reset() {
 	*x = ScoreOut{}
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[43]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2705,7 +2891,7 @@ func (x *ScoreOut) String() string {
 func (*ScoreOut) ProtoMessage() {}
 
 func (x *ScoreOut) ProtoReflect() protoreflect.Message {
-	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[43]
+	mi := &file_memscope_plugin_v1_plugin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2718,7 +2904,7 @@ func (x *ScoreOut) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreOut.ProtoReflect.Descriptor instead.
 func (*ScoreOut) Descriptor() ([]byte, []int) {
-	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{43}
+	return file_memscope_plugin_v1_plugin_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ScoreOut) GetDocs() *ListInfo {
@@ -2860,7 +3046,17 @@ const file_memscope_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x03ids\x18\x01 \x01(\v2\x1d.memscope.plugin.v1.Int32ListR\x03ids\x12;\n" +
 	"\tentropies\x18\x02 \x01(\v2\x1d.memscope.plugin.v1.FloatListR\tentropies\x12\x1d\n" +
 	"\n" +
-	"non_finite\x18\x10 \x01(\tR\tnonFinite\"\x8d\x01\n" +
+	"non_finite\x18\x10 \x01(\tR\tnonFinite\"\x86\x01\n" +
+	"\rLogitsRequest\x12D\n" +
+	"\fintervention\x18\x01 \x01(\v2 .memscope.plugin.v1.InterventionR\fintervention\x12/\n" +
+	"\x03ids\x18\x02 \x03(\v2\x1d.memscope.plugin.v1.Int32ListR\x03ids\"y\n" +
+	"\vLogitsChunk\x123\n" +
+	"\x05shape\x18\x01 \x01(\v2\x1d.memscope.plugin.v1.Int64ListR\x05shape\x125\n" +
+	"\x06values\x18\x02 \x01(\v2\x1d.memscope.plugin.v1.FloatListR\x06values\"\x87\x01\n" +
+	"\tLogitsOut\x12:\n" +
+	"\bprogress\x18\x01 \x01(\v2\x1c.memscope.plugin.v1.ProgressH\x00R\bprogress\x127\n" +
+	"\x05chunk\x18\x02 \x01(\v2\x1f.memscope.plugin.v1.LogitsChunkH\x00R\x05chunkB\x05\n" +
+	"\x03msg\"\x8d\x01\n" +
 	"\vBatchHeader\x12D\n" +
 	"\fintervention\x18\x01 \x01(\v2 .memscope.plugin.v1.InterventionR\fintervention\x128\n" +
 	"\brequests\x18\x02 \x01(\v2\x1c.memscope.plugin.v1.ListInfoR\brequests\"\xdd\x01\n" +
@@ -2962,14 +3158,15 @@ const file_memscope_plugin_v1_plugin_proto_rawDesc = "" +
 	"doc_values\x18\x03 \x03(\v2\x1c.memscope.plugin.v1.DocScoreR\tdocValues\x12D\n" +
 	"\rmetric_values\x18\x04 \x03(\v2\x1f.memscope.plugin.v1.MetricValueR\fmetricValues2M\n" +
 	"\x06Plugin\x12C\n" +
-	"\bIdentify\x12\x19.memscope.plugin.v1.Empty\x1a\x1c.memscope.plugin.v1.Identity2\xe8\x03\n" +
+	"\bIdentify\x12\x19.memscope.plugin.v1.Empty\x1a\x1c.memscope.plugin.v1.Identity2\xb6\x04\n" +
 	"\aBackend\x12R\n" +
 	"\fCapabilities\x12\x19.memscope.plugin.v1.Empty\x1a'.memscope.plugin.v1.BackendCapabilities\x12F\n" +
 	"\x04Load\x12\x1f.memscope.plugin.v1.LoadRequest\x1a\x1d.memscope.plugin.v1.ModelInfo\x12I\n" +
 	"\aInspect\x12\x1f.memscope.plugin.v1.LoadRequest\x1a\x1d.memscope.plugin.v1.ModelInfo\x12N\n" +
 	"\rLoglikelihood\x12\x1b.memscope.plugin.v1.BatchIn\x1a\x1c.memscope.plugin.v1.BatchOut(\x010\x01\x12U\n" +
 	"\x14LoglikelihoodRolling\x12\x1b.memscope.plugin.v1.BatchIn\x1a\x1c.memscope.plugin.v1.BatchOut(\x010\x01\x12O\n" +
-	"\x0eGenerateTokens\x12\x1b.memscope.plugin.v1.BatchIn\x1a\x1c.memscope.plugin.v1.BatchOut(\x010\x012\xe5\x01\n" +
+	"\x0eGenerateTokens\x12\x1b.memscope.plugin.v1.BatchIn\x1a\x1c.memscope.plugin.v1.BatchOut(\x010\x01\x12L\n" +
+	"\x06Logits\x12!.memscope.plugin.v1.LogitsRequest\x1a\x1d.memscope.plugin.v1.LogitsOut0\x012\xe5\x01\n" +
 	"\x04Task\x12C\n" +
 	"\bDescribe\x12\x19.memscope.plugin.v1.Empty\x1a\x1c.memscope.plugin.v1.TaskInfo\x12P\n" +
 	"\bRequests\x12\x1f.memscope.plugin.v1.TaskOptions\x1a!.memscope.plugin.v1.RequestsChunk0\x01\x12F\n" +
@@ -2987,7 +3184,7 @@ func file_memscope_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_memscope_plugin_v1_plugin_proto_rawDescData
 }
 
-var file_memscope_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_memscope_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_memscope_plugin_v1_plugin_proto_goTypes = []any{
 	(*Int32List)(nil),            // 0: memscope.plugin.v1.Int32List
 	(*Int64List)(nil),            // 1: memscope.plugin.v1.Int64List
@@ -3011,34 +3208,37 @@ var file_memscope_plugin_v1_plugin_proto_goTypes = []any{
 	(*RollingResult)(nil),        // 19: memscope.plugin.v1.RollingResult
 	(*GenerateRequest)(nil),      // 20: memscope.plugin.v1.GenerateRequest
 	(*GenerateResult)(nil),       // 21: memscope.plugin.v1.GenerateResult
-	(*BatchHeader)(nil),          // 22: memscope.plugin.v1.BatchHeader
-	(*RequestChunk)(nil),         // 23: memscope.plugin.v1.RequestChunk
-	(*ResultChunk)(nil),          // 24: memscope.plugin.v1.ResultChunk
-	(*BatchIn)(nil),              // 25: memscope.plugin.v1.BatchIn
-	(*BatchOut)(nil),             // 26: memscope.plugin.v1.BatchOut
-	(*MetricInfo)(nil),           // 27: memscope.plugin.v1.MetricInfo
-	(*MetricInfoList)(nil),       // 28: memscope.plugin.v1.MetricInfoList
-	(*OptionInfo)(nil),           // 29: memscope.plugin.v1.OptionInfo
-	(*OptionInfoList)(nil),       // 30: memscope.plugin.v1.OptionInfoList
-	(*TaskInfo)(nil),             // 31: memscope.plugin.v1.TaskInfo
-	(*DocRange)(nil),             // 32: memscope.plugin.v1.DocRange
-	(*DocRangeList)(nil),         // 33: memscope.plugin.v1.DocRangeList
-	(*TaskOptions)(nil),          // 34: memscope.plugin.v1.TaskOptions
-	(*Request)(nil),              // 35: memscope.plugin.v1.Request
-	(*Response)(nil),             // 36: memscope.plugin.v1.Response
-	(*DocScore)(nil),             // 37: memscope.plugin.v1.DocScore
-	(*MetricValue)(nil),          // 38: memscope.plugin.v1.MetricValue
-	(*RequestsChunk)(nil),        // 39: memscope.plugin.v1.RequestsChunk
-	(*ScoreHeader)(nil),          // 40: memscope.plugin.v1.ScoreHeader
-	(*ScoreChunk)(nil),           // 41: memscope.plugin.v1.ScoreChunk
-	(*ScoreIn)(nil),              // 42: memscope.plugin.v1.ScoreIn
-	(*ScoreOut)(nil),             // 43: memscope.plugin.v1.ScoreOut
-	nil,                          // 44: memscope.plugin.v1.DoubleMap.ValuesEntry
-	nil,                          // 45: memscope.plugin.v1.StringMap.ValuesEntry
+	(*LogitsRequest)(nil),        // 22: memscope.plugin.v1.LogitsRequest
+	(*LogitsChunk)(nil),          // 23: memscope.plugin.v1.LogitsChunk
+	(*LogitsOut)(nil),            // 24: memscope.plugin.v1.LogitsOut
+	(*BatchHeader)(nil),          // 25: memscope.plugin.v1.BatchHeader
+	(*RequestChunk)(nil),         // 26: memscope.plugin.v1.RequestChunk
+	(*ResultChunk)(nil),          // 27: memscope.plugin.v1.ResultChunk
+	(*BatchIn)(nil),              // 28: memscope.plugin.v1.BatchIn
+	(*BatchOut)(nil),             // 29: memscope.plugin.v1.BatchOut
+	(*MetricInfo)(nil),           // 30: memscope.plugin.v1.MetricInfo
+	(*MetricInfoList)(nil),       // 31: memscope.plugin.v1.MetricInfoList
+	(*OptionInfo)(nil),           // 32: memscope.plugin.v1.OptionInfo
+	(*OptionInfoList)(nil),       // 33: memscope.plugin.v1.OptionInfoList
+	(*TaskInfo)(nil),             // 34: memscope.plugin.v1.TaskInfo
+	(*DocRange)(nil),             // 35: memscope.plugin.v1.DocRange
+	(*DocRangeList)(nil),         // 36: memscope.plugin.v1.DocRangeList
+	(*TaskOptions)(nil),          // 37: memscope.plugin.v1.TaskOptions
+	(*Request)(nil),              // 38: memscope.plugin.v1.Request
+	(*Response)(nil),             // 39: memscope.plugin.v1.Response
+	(*DocScore)(nil),             // 40: memscope.plugin.v1.DocScore
+	(*MetricValue)(nil),          // 41: memscope.plugin.v1.MetricValue
+	(*RequestsChunk)(nil),        // 42: memscope.plugin.v1.RequestsChunk
+	(*ScoreHeader)(nil),          // 43: memscope.plugin.v1.ScoreHeader
+	(*ScoreChunk)(nil),           // 44: memscope.plugin.v1.ScoreChunk
+	(*ScoreIn)(nil),              // 45: memscope.plugin.v1.ScoreIn
+	(*ScoreOut)(nil),             // 46: memscope.plugin.v1.ScoreOut
+	nil,                          // 47: memscope.plugin.v1.DoubleMap.ValuesEntry
+	nil,                          // 48: memscope.plugin.v1.StringMap.ValuesEntry
 }
 var file_memscope_plugin_v1_plugin_proto_depIdxs = []int32{
-	44, // 0: memscope.plugin.v1.DoubleMap.values:type_name -> memscope.plugin.v1.DoubleMap.ValuesEntry
-	45, // 1: memscope.plugin.v1.StringMap.values:type_name -> memscope.plugin.v1.StringMap.ValuesEntry
+	47, // 0: memscope.plugin.v1.DoubleMap.values:type_name -> memscope.plugin.v1.DoubleMap.ValuesEntry
+	48, // 1: memscope.plugin.v1.StringMap.values:type_name -> memscope.plugin.v1.StringMap.ValuesEntry
 	1,  // 2: memscope.plugin.v1.Intervention.blocks:type_name -> memscope.plugin.v1.Int64List
 	5,  // 3: memscope.plugin.v1.BackendCapabilities.architectures:type_name -> memscope.plugin.v1.StringList
 	5,  // 4: memscope.plugin.v1.BackendCapabilities.dtypes:type_name -> memscope.plugin.v1.StringList
@@ -3051,73 +3251,81 @@ var file_memscope_plugin_v1_plugin_proto_depIdxs = []int32{
 	0,  // 11: memscope.plugin.v1.GenerateRequest.prefix:type_name -> memscope.plugin.v1.Int32List
 	0,  // 12: memscope.plugin.v1.GenerateResult.ids:type_name -> memscope.plugin.v1.Int32List
 	2,  // 13: memscope.plugin.v1.GenerateResult.entropies:type_name -> memscope.plugin.v1.FloatList
-	12, // 14: memscope.plugin.v1.BatchHeader.intervention:type_name -> memscope.plugin.v1.Intervention
-	9,  // 15: memscope.plugin.v1.BatchHeader.requests:type_name -> memscope.plugin.v1.ListInfo
-	16, // 16: memscope.plugin.v1.RequestChunk.loglikelihood:type_name -> memscope.plugin.v1.LoglikelihoodRequest
-	18, // 17: memscope.plugin.v1.RequestChunk.rolling:type_name -> memscope.plugin.v1.RollingRequest
-	20, // 18: memscope.plugin.v1.RequestChunk.generate:type_name -> memscope.plugin.v1.GenerateRequest
-	9,  // 19: memscope.plugin.v1.ResultChunk.results:type_name -> memscope.plugin.v1.ListInfo
-	17, // 20: memscope.plugin.v1.ResultChunk.loglikelihood:type_name -> memscope.plugin.v1.LoglikelihoodResult
-	19, // 21: memscope.plugin.v1.ResultChunk.rolling:type_name -> memscope.plugin.v1.RollingResult
-	21, // 22: memscope.plugin.v1.ResultChunk.generate:type_name -> memscope.plugin.v1.GenerateResult
-	22, // 23: memscope.plugin.v1.BatchIn.header:type_name -> memscope.plugin.v1.BatchHeader
-	23, // 24: memscope.plugin.v1.BatchIn.chunk:type_name -> memscope.plugin.v1.RequestChunk
-	10, // 25: memscope.plugin.v1.BatchOut.progress:type_name -> memscope.plugin.v1.Progress
-	24, // 26: memscope.plugin.v1.BatchOut.chunk:type_name -> memscope.plugin.v1.ResultChunk
-	27, // 27: memscope.plugin.v1.MetricInfoList.values:type_name -> memscope.plugin.v1.MetricInfo
-	29, // 28: memscope.plugin.v1.OptionInfoList.values:type_name -> memscope.plugin.v1.OptionInfo
-	28, // 29: memscope.plugin.v1.TaskInfo.metrics:type_name -> memscope.plugin.v1.MetricInfoList
-	5,  // 30: memscope.plugin.v1.TaskInfo.data_files:type_name -> memscope.plugin.v1.StringList
-	30, // 31: memscope.plugin.v1.TaskInfo.options:type_name -> memscope.plugin.v1.OptionInfoList
-	32, // 32: memscope.plugin.v1.DocRangeList.values:type_name -> memscope.plugin.v1.DocRange
-	33, // 33: memscope.plugin.v1.TaskOptions.docs:type_name -> memscope.plugin.v1.DocRangeList
-	7,  // 34: memscope.plugin.v1.TaskOptions.options:type_name -> memscope.plugin.v1.StringMap
-	16, // 35: memscope.plugin.v1.Request.loglikelihood:type_name -> memscope.plugin.v1.LoglikelihoodRequest
-	18, // 36: memscope.plugin.v1.Request.rolling:type_name -> memscope.plugin.v1.RollingRequest
-	20, // 37: memscope.plugin.v1.Request.generate:type_name -> memscope.plugin.v1.GenerateRequest
-	17, // 38: memscope.plugin.v1.Response.loglikelihood:type_name -> memscope.plugin.v1.LoglikelihoodResult
-	19, // 39: memscope.plugin.v1.Response.rolling:type_name -> memscope.plugin.v1.RollingResult
-	21, // 40: memscope.plugin.v1.Response.generate:type_name -> memscope.plugin.v1.GenerateResult
-	3,  // 41: memscope.plugin.v1.DocScore.choice_log_likelihoods:type_name -> memscope.plugin.v1.DoubleList
-	6,  // 42: memscope.plugin.v1.DocScore.metrics:type_name -> memscope.plugin.v1.DoubleMap
-	9,  // 43: memscope.plugin.v1.RequestsChunk.requests:type_name -> memscope.plugin.v1.ListInfo
-	35, // 44: memscope.plugin.v1.RequestsChunk.values:type_name -> memscope.plugin.v1.Request
-	34, // 45: memscope.plugin.v1.ScoreHeader.options:type_name -> memscope.plugin.v1.TaskOptions
-	9,  // 46: memscope.plugin.v1.ScoreHeader.requests:type_name -> memscope.plugin.v1.ListInfo
-	9,  // 47: memscope.plugin.v1.ScoreHeader.responses:type_name -> memscope.plugin.v1.ListInfo
-	35, // 48: memscope.plugin.v1.ScoreChunk.requests:type_name -> memscope.plugin.v1.Request
-	36, // 49: memscope.plugin.v1.ScoreChunk.responses:type_name -> memscope.plugin.v1.Response
-	40, // 50: memscope.plugin.v1.ScoreIn.header:type_name -> memscope.plugin.v1.ScoreHeader
-	41, // 51: memscope.plugin.v1.ScoreIn.chunk:type_name -> memscope.plugin.v1.ScoreChunk
-	9,  // 52: memscope.plugin.v1.ScoreOut.docs:type_name -> memscope.plugin.v1.ListInfo
-	9,  // 53: memscope.plugin.v1.ScoreOut.metrics:type_name -> memscope.plugin.v1.ListInfo
-	37, // 54: memscope.plugin.v1.ScoreOut.doc_values:type_name -> memscope.plugin.v1.DocScore
-	38, // 55: memscope.plugin.v1.ScoreOut.metric_values:type_name -> memscope.plugin.v1.MetricValue
-	8,  // 56: memscope.plugin.v1.Plugin.Identify:input_type -> memscope.plugin.v1.Empty
-	8,  // 57: memscope.plugin.v1.Backend.Capabilities:input_type -> memscope.plugin.v1.Empty
-	14, // 58: memscope.plugin.v1.Backend.Load:input_type -> memscope.plugin.v1.LoadRequest
-	14, // 59: memscope.plugin.v1.Backend.Inspect:input_type -> memscope.plugin.v1.LoadRequest
-	25, // 60: memscope.plugin.v1.Backend.Loglikelihood:input_type -> memscope.plugin.v1.BatchIn
-	25, // 61: memscope.plugin.v1.Backend.LoglikelihoodRolling:input_type -> memscope.plugin.v1.BatchIn
-	25, // 62: memscope.plugin.v1.Backend.GenerateTokens:input_type -> memscope.plugin.v1.BatchIn
-	8,  // 63: memscope.plugin.v1.Task.Describe:input_type -> memscope.plugin.v1.Empty
-	34, // 64: memscope.plugin.v1.Task.Requests:input_type -> memscope.plugin.v1.TaskOptions
-	42, // 65: memscope.plugin.v1.Task.Score:input_type -> memscope.plugin.v1.ScoreIn
-	11, // 66: memscope.plugin.v1.Plugin.Identify:output_type -> memscope.plugin.v1.Identity
-	13, // 67: memscope.plugin.v1.Backend.Capabilities:output_type -> memscope.plugin.v1.BackendCapabilities
-	15, // 68: memscope.plugin.v1.Backend.Load:output_type -> memscope.plugin.v1.ModelInfo
-	15, // 69: memscope.plugin.v1.Backend.Inspect:output_type -> memscope.plugin.v1.ModelInfo
-	26, // 70: memscope.plugin.v1.Backend.Loglikelihood:output_type -> memscope.plugin.v1.BatchOut
-	26, // 71: memscope.plugin.v1.Backend.LoglikelihoodRolling:output_type -> memscope.plugin.v1.BatchOut
-	26, // 72: memscope.plugin.v1.Backend.GenerateTokens:output_type -> memscope.plugin.v1.BatchOut
-	31, // 73: memscope.plugin.v1.Task.Describe:output_type -> memscope.plugin.v1.TaskInfo
-	39, // 74: memscope.plugin.v1.Task.Requests:output_type -> memscope.plugin.v1.RequestsChunk
-	43, // 75: memscope.plugin.v1.Task.Score:output_type -> memscope.plugin.v1.ScoreOut
-	66, // [66:76] is the sub-list for method output_type
-	56, // [56:66] is the sub-list for method input_type
-	56, // [56:56] is the sub-list for extension type_name
-	56, // [56:56] is the sub-list for extension extendee
-	0,  // [0:56] is the sub-list for field type_name
+	12, // 14: memscope.plugin.v1.LogitsRequest.intervention:type_name -> memscope.plugin.v1.Intervention
+	0,  // 15: memscope.plugin.v1.LogitsRequest.ids:type_name -> memscope.plugin.v1.Int32List
+	1,  // 16: memscope.plugin.v1.LogitsChunk.shape:type_name -> memscope.plugin.v1.Int64List
+	2,  // 17: memscope.plugin.v1.LogitsChunk.values:type_name -> memscope.plugin.v1.FloatList
+	10, // 18: memscope.plugin.v1.LogitsOut.progress:type_name -> memscope.plugin.v1.Progress
+	23, // 19: memscope.plugin.v1.LogitsOut.chunk:type_name -> memscope.plugin.v1.LogitsChunk
+	12, // 20: memscope.plugin.v1.BatchHeader.intervention:type_name -> memscope.plugin.v1.Intervention
+	9,  // 21: memscope.plugin.v1.BatchHeader.requests:type_name -> memscope.plugin.v1.ListInfo
+	16, // 22: memscope.plugin.v1.RequestChunk.loglikelihood:type_name -> memscope.plugin.v1.LoglikelihoodRequest
+	18, // 23: memscope.plugin.v1.RequestChunk.rolling:type_name -> memscope.plugin.v1.RollingRequest
+	20, // 24: memscope.plugin.v1.RequestChunk.generate:type_name -> memscope.plugin.v1.GenerateRequest
+	9,  // 25: memscope.plugin.v1.ResultChunk.results:type_name -> memscope.plugin.v1.ListInfo
+	17, // 26: memscope.plugin.v1.ResultChunk.loglikelihood:type_name -> memscope.plugin.v1.LoglikelihoodResult
+	19, // 27: memscope.plugin.v1.ResultChunk.rolling:type_name -> memscope.plugin.v1.RollingResult
+	21, // 28: memscope.plugin.v1.ResultChunk.generate:type_name -> memscope.plugin.v1.GenerateResult
+	25, // 29: memscope.plugin.v1.BatchIn.header:type_name -> memscope.plugin.v1.BatchHeader
+	26, // 30: memscope.plugin.v1.BatchIn.chunk:type_name -> memscope.plugin.v1.RequestChunk
+	10, // 31: memscope.plugin.v1.BatchOut.progress:type_name -> memscope.plugin.v1.Progress
+	27, // 32: memscope.plugin.v1.BatchOut.chunk:type_name -> memscope.plugin.v1.ResultChunk
+	30, // 33: memscope.plugin.v1.MetricInfoList.values:type_name -> memscope.plugin.v1.MetricInfo
+	32, // 34: memscope.plugin.v1.OptionInfoList.values:type_name -> memscope.plugin.v1.OptionInfo
+	31, // 35: memscope.plugin.v1.TaskInfo.metrics:type_name -> memscope.plugin.v1.MetricInfoList
+	5,  // 36: memscope.plugin.v1.TaskInfo.data_files:type_name -> memscope.plugin.v1.StringList
+	33, // 37: memscope.plugin.v1.TaskInfo.options:type_name -> memscope.plugin.v1.OptionInfoList
+	35, // 38: memscope.plugin.v1.DocRangeList.values:type_name -> memscope.plugin.v1.DocRange
+	36, // 39: memscope.plugin.v1.TaskOptions.docs:type_name -> memscope.plugin.v1.DocRangeList
+	7,  // 40: memscope.plugin.v1.TaskOptions.options:type_name -> memscope.plugin.v1.StringMap
+	16, // 41: memscope.plugin.v1.Request.loglikelihood:type_name -> memscope.plugin.v1.LoglikelihoodRequest
+	18, // 42: memscope.plugin.v1.Request.rolling:type_name -> memscope.plugin.v1.RollingRequest
+	20, // 43: memscope.plugin.v1.Request.generate:type_name -> memscope.plugin.v1.GenerateRequest
+	17, // 44: memscope.plugin.v1.Response.loglikelihood:type_name -> memscope.plugin.v1.LoglikelihoodResult
+	19, // 45: memscope.plugin.v1.Response.rolling:type_name -> memscope.plugin.v1.RollingResult
+	21, // 46: memscope.plugin.v1.Response.generate:type_name -> memscope.plugin.v1.GenerateResult
+	3,  // 47: memscope.plugin.v1.DocScore.choice_log_likelihoods:type_name -> memscope.plugin.v1.DoubleList
+	6,  // 48: memscope.plugin.v1.DocScore.metrics:type_name -> memscope.plugin.v1.DoubleMap
+	9,  // 49: memscope.plugin.v1.RequestsChunk.requests:type_name -> memscope.plugin.v1.ListInfo
+	38, // 50: memscope.plugin.v1.RequestsChunk.values:type_name -> memscope.plugin.v1.Request
+	37, // 51: memscope.plugin.v1.ScoreHeader.options:type_name -> memscope.plugin.v1.TaskOptions
+	9,  // 52: memscope.plugin.v1.ScoreHeader.requests:type_name -> memscope.plugin.v1.ListInfo
+	9,  // 53: memscope.plugin.v1.ScoreHeader.responses:type_name -> memscope.plugin.v1.ListInfo
+	38, // 54: memscope.plugin.v1.ScoreChunk.requests:type_name -> memscope.plugin.v1.Request
+	39, // 55: memscope.plugin.v1.ScoreChunk.responses:type_name -> memscope.plugin.v1.Response
+	43, // 56: memscope.plugin.v1.ScoreIn.header:type_name -> memscope.plugin.v1.ScoreHeader
+	44, // 57: memscope.plugin.v1.ScoreIn.chunk:type_name -> memscope.plugin.v1.ScoreChunk
+	9,  // 58: memscope.plugin.v1.ScoreOut.docs:type_name -> memscope.plugin.v1.ListInfo
+	9,  // 59: memscope.plugin.v1.ScoreOut.metrics:type_name -> memscope.plugin.v1.ListInfo
+	40, // 60: memscope.plugin.v1.ScoreOut.doc_values:type_name -> memscope.plugin.v1.DocScore
+	41, // 61: memscope.plugin.v1.ScoreOut.metric_values:type_name -> memscope.plugin.v1.MetricValue
+	8,  // 62: memscope.plugin.v1.Plugin.Identify:input_type -> memscope.plugin.v1.Empty
+	8,  // 63: memscope.plugin.v1.Backend.Capabilities:input_type -> memscope.plugin.v1.Empty
+	14, // 64: memscope.plugin.v1.Backend.Load:input_type -> memscope.plugin.v1.LoadRequest
+	14, // 65: memscope.plugin.v1.Backend.Inspect:input_type -> memscope.plugin.v1.LoadRequest
+	28, // 66: memscope.plugin.v1.Backend.Loglikelihood:input_type -> memscope.plugin.v1.BatchIn
+	28, // 67: memscope.plugin.v1.Backend.LoglikelihoodRolling:input_type -> memscope.plugin.v1.BatchIn
+	28, // 68: memscope.plugin.v1.Backend.GenerateTokens:input_type -> memscope.plugin.v1.BatchIn
+	22, // 69: memscope.plugin.v1.Backend.Logits:input_type -> memscope.plugin.v1.LogitsRequest
+	8,  // 70: memscope.plugin.v1.Task.Describe:input_type -> memscope.plugin.v1.Empty
+	37, // 71: memscope.plugin.v1.Task.Requests:input_type -> memscope.plugin.v1.TaskOptions
+	45, // 72: memscope.plugin.v1.Task.Score:input_type -> memscope.plugin.v1.ScoreIn
+	11, // 73: memscope.plugin.v1.Plugin.Identify:output_type -> memscope.plugin.v1.Identity
+	13, // 74: memscope.plugin.v1.Backend.Capabilities:output_type -> memscope.plugin.v1.BackendCapabilities
+	15, // 75: memscope.plugin.v1.Backend.Load:output_type -> memscope.plugin.v1.ModelInfo
+	15, // 76: memscope.plugin.v1.Backend.Inspect:output_type -> memscope.plugin.v1.ModelInfo
+	29, // 77: memscope.plugin.v1.Backend.Loglikelihood:output_type -> memscope.plugin.v1.BatchOut
+	29, // 78: memscope.plugin.v1.Backend.LoglikelihoodRolling:output_type -> memscope.plugin.v1.BatchOut
+	29, // 79: memscope.plugin.v1.Backend.GenerateTokens:output_type -> memscope.plugin.v1.BatchOut
+	24, // 80: memscope.plugin.v1.Backend.Logits:output_type -> memscope.plugin.v1.LogitsOut
+	34, // 81: memscope.plugin.v1.Task.Describe:output_type -> memscope.plugin.v1.TaskInfo
+	42, // 82: memscope.plugin.v1.Task.Requests:output_type -> memscope.plugin.v1.RequestsChunk
+	46, // 83: memscope.plugin.v1.Task.Score:output_type -> memscope.plugin.v1.ScoreOut
+	73, // [73:84] is the sub-list for method output_type
+	62, // [62:73] is the sub-list for method input_type
+	62, // [62:62] is the sub-list for extension type_name
+	62, // [62:62] is the sub-list for extension extendee
+	0,  // [0:62] is the sub-list for field type_name
 }
 
 func init() { file_memscope_plugin_v1_plugin_proto_init() }
@@ -3125,15 +3333,19 @@ func file_memscope_plugin_v1_plugin_proto_init() {
 	if File_memscope_plugin_v1_plugin_proto != nil {
 		return
 	}
-	file_memscope_plugin_v1_plugin_proto_msgTypes[25].OneofWrappers = []any{
+	file_memscope_plugin_v1_plugin_proto_msgTypes[24].OneofWrappers = []any{
+		(*LogitsOut_Progress)(nil),
+		(*LogitsOut_Chunk)(nil),
+	}
+	file_memscope_plugin_v1_plugin_proto_msgTypes[28].OneofWrappers = []any{
 		(*BatchIn_Header)(nil),
 		(*BatchIn_Chunk)(nil),
 	}
-	file_memscope_plugin_v1_plugin_proto_msgTypes[26].OneofWrappers = []any{
+	file_memscope_plugin_v1_plugin_proto_msgTypes[29].OneofWrappers = []any{
 		(*BatchOut_Progress)(nil),
 		(*BatchOut_Chunk)(nil),
 	}
-	file_memscope_plugin_v1_plugin_proto_msgTypes[42].OneofWrappers = []any{
+	file_memscope_plugin_v1_plugin_proto_msgTypes[45].OneofWrappers = []any{
 		(*ScoreIn_Header)(nil),
 		(*ScoreIn_Chunk)(nil),
 	}
@@ -3143,7 +3355,7 @@ func file_memscope_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_memscope_plugin_v1_plugin_proto_rawDesc), len(file_memscope_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   46,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

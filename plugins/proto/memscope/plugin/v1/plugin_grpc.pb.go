@@ -153,6 +153,7 @@ const (
 	Backend_Loglikelihood_FullMethodName        = "/memscope.plugin.v1.Backend/Loglikelihood"
 	Backend_LoglikelihoodRolling_FullMethodName = "/memscope.plugin.v1.Backend/LoglikelihoodRolling"
 	Backend_GenerateTokens_FullMethodName       = "/memscope.plugin.v1.Backend/GenerateTokens"
+	Backend_Logits_FullMethodName               = "/memscope.plugin.v1.Backend/Logits"
 )
 
 // BackendClient is the client API for Backend service.
@@ -175,6 +176,12 @@ type BackendClient interface {
 	Loglikelihood(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[BatchIn, BatchOut], error)
 	LoglikelihoodRolling(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[BatchIn, BatchOut], error)
 	GenerateTokens(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[BatchIn, BatchOut], error)
+	// Logits runs token ids forward and returns the raw logits: Progress
+	// messages while it computes, then LogitsChunks of the flattened
+	// [batch, tokens, vocab] float32 array in order; the first chunk carries
+	// the shape. (For memscope forward; added in protocol 1: a plugin built
+	// before it answers Unimplemented.)
+	Logits(ctx context.Context, in *LogitsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LogitsOut], error)
 }
 
 type backendClient struct {
@@ -254,6 +261,25 @@ func (c *backendClient) GenerateTokens(ctx context.Context, opts ...grpc.CallOpt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Backend_GenerateTokensClient = grpc.BidiStreamingClient[BatchIn, BatchOut]
 
+func (c *backendClient) Logits(ctx context.Context, in *LogitsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LogitsOut], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Backend_ServiceDesc.Streams[3], Backend_Logits_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[LogitsRequest, LogitsOut]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Backend_LogitsClient = grpc.ServerStreamingClient[LogitsOut]
+
 // BackendServer is the server API for Backend service.
 // All implementations must embed UnimplementedBackendServer
 // for forward compatibility.
@@ -274,6 +300,12 @@ type BackendServer interface {
 	Loglikelihood(grpc.BidiStreamingServer[BatchIn, BatchOut]) error
 	LoglikelihoodRolling(grpc.BidiStreamingServer[BatchIn, BatchOut]) error
 	GenerateTokens(grpc.BidiStreamingServer[BatchIn, BatchOut]) error
+	// Logits runs token ids forward and returns the raw logits: Progress
+	// messages while it computes, then LogitsChunks of the flattened
+	// [batch, tokens, vocab] float32 array in order; the first chunk carries
+	// the shape. (For memscope forward; added in protocol 1: a plugin built
+	// before it answers Unimplemented.)
+	Logits(*LogitsRequest, grpc.ServerStreamingServer[LogitsOut]) error
 	mustEmbedUnimplementedBackendServer()
 }
 
@@ -301,6 +333,9 @@ func (UnimplementedBackendServer) LoglikelihoodRolling(grpc.BidiStreamingServer[
 }
 func (UnimplementedBackendServer) GenerateTokens(grpc.BidiStreamingServer[BatchIn, BatchOut]) error {
 	return status.Error(codes.Unimplemented, "method GenerateTokens not implemented")
+}
+func (UnimplementedBackendServer) Logits(*LogitsRequest, grpc.ServerStreamingServer[LogitsOut]) error {
+	return status.Error(codes.Unimplemented, "method Logits not implemented")
 }
 func (UnimplementedBackendServer) mustEmbedUnimplementedBackendServer() {}
 func (UnimplementedBackendServer) testEmbeddedByValue()                 {}
@@ -398,6 +433,17 @@ func _Backend_GenerateTokens_Handler(srv interface{}, stream grpc.ServerStream) 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Backend_GenerateTokensServer = grpc.BidiStreamingServer[BatchIn, BatchOut]
 
+func _Backend_Logits_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(LogitsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(BackendServer).Logits(m, &grpc.GenericServerStream[LogitsRequest, LogitsOut]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Backend_LogitsServer = grpc.ServerStreamingServer[LogitsOut]
+
 // Backend_ServiceDesc is the grpc.ServiceDesc for Backend service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -436,6 +482,11 @@ var Backend_ServiceDesc = grpc.ServiceDesc{
 			Handler:       _Backend_GenerateTokens_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "Logits",
+			Handler:       _Backend_Logits_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "memscope/plugin/v1/plugin.proto",
